@@ -1,0 +1,303 @@
+//! The almasql configuration file (TOML).
+//!
+//! ```toml
+//! listen = "127.0.0.1:5433"
+//! data_dir = "./almasql-data"
+//!
+//! [demo]
+//! scale = 1
+//! seed = 42
+//!
+//! [[sources]]
+//! name = "ops.shifts"
+//! kind = "csv"
+//! location = "/data/ops/shifts.csv"
+//! ```
+//!
+//! Every key is documented in the README ("Configuration"); unknown keys and
+//! values of the wrong type are errors that name the key and the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{EngineError, Result};
+
+/// The default address the server listens on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./almasql-data";
+
+/// The whole configuration of an almasql instance.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the Postgres-wire server listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory for the demo dataset and almasql's own state.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Name of the database (the DataFusion catalog) clients connect to.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// The synthetic ALMA demo dataset; absent means no demo tables.
+    #[serde(default)]
+    pub demo: Option<DemoConfig>,
+    /// Tables over external data.
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN.parse().expect("valid default address")
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+
+fn default_database() -> String {
+    "almasql".to_string()
+}
+
+impl Default for Config {
+    /// The embedded default: demo data in `./almasql-data`, served on
+    /// 127.0.0.1:5433.
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            database: default_database(),
+            demo: Some(DemoConfig::default()),
+            sources: vec![],
+        }
+    }
+}
+
+/// Options of the demo dataset (`[demo]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Size factor: scale 1 is four days of monitor data; N is 4·N days.
+    #[serde(default = "default_scale")]
+    pub scale: u32,
+    /// Seed of the generator; the same seed and scale give identical files.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_scale() -> u32 {
+    1
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            scale: default_scale(),
+            seed: default_seed(),
+        }
+    }
+}
+
+/// One table over external data (`[[sources]]`), by kind.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// Parquet files: one file, or a directory (hive partitions allowed).
+    Parquet(FileSourceOptions),
+    /// CSV files.
+    Csv(CsvSourceOptions),
+    /// Newline-delimited JSON files.
+    Json(FileSourceOptions),
+}
+
+/// Options shared by the file-based sources.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceOptions {
+    /// Qualified table name, `schema.table`.
+    pub name: String,
+    /// A file or directory path.
+    pub location: String,
+    /// Hive-style partition columns (`key=value` directories), read as text.
+    #[serde(default)]
+    pub partition_columns: Vec<String>,
+}
+
+/// Options of CSV sources.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CsvSourceOptions {
+    /// Qualified table name, `schema.table`.
+    pub name: String,
+    /// A file or directory path.
+    pub location: String,
+    /// Hive-style partition columns (`key=value` directories), read as text.
+    #[serde(default)]
+    pub partition_columns: Vec<String>,
+    /// Field delimiter, one character.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Whether the first line holds the column names.
+    #[serde(default = "default_true")]
+    pub has_header: bool,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl SourceConfig {
+    /// The qualified table name, `schema.table`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Parquet(o) | Self::Json(o) => &o.name,
+            Self::Csv(o) => &o.name,
+        }
+    }
+
+    /// Splits the name into schema and table.
+    pub fn schema_and_table(&self) -> Option<(&str, &str)> {
+        let (schema, table) = self.name().split_once('.')?;
+        (!schema.is_empty() && !table.is_empty() && !table.contains('.')).then_some((schema, table))
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| EngineError::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let error = |key: String, message: String| EngineError::Config {
+            origin: origin.to_string(),
+            key,
+            message,
+        };
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|e| error("(syntax)".to_string(), e.message().to_string()))?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = match e.path().to_string() {
+                p if p == "." => "(top level)".to_string(),
+                p => p,
+            };
+            error(key, e.into_inner().message().to_string())
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let key = format!("sources[{i}].name");
+            let error = |message: String| EngineError::Config {
+                origin: origin.to_string(),
+                key: key.clone(),
+                message,
+            };
+            if source.schema_and_table().is_none() {
+                return Err(error(format!(
+                    "`{}` is not of the form schema.table",
+                    source.name()
+                )));
+            }
+            if !seen.insert(source.name()) {
+                return Err(error(format!("table `{}` is declared twice", source.name())));
+            }
+        }
+        if let Some(demo) = &self.demo
+            && demo.scale == 0
+        {
+            return Err(EngineError::Config {
+                origin: origin.to_string(),
+                key: "demo.scale".to_string(),
+                message: "must be at least 1".to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::from_toml(text, "test.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_config_uses_defaults_without_demo() {
+        let config = Config::from_toml("", "x").unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.demo, None);
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let config = Config::from_toml(
+            r#"
+            listen = "0.0.0.0:6000"
+            data_dir = "/tmp/a"
+            [demo]
+            scale = 2
+            [[sources]]
+            name = "ops.shifts"
+            kind = "csv"
+            location = "/data/shifts.csv"
+            delimiter = ";"
+            "#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(config.demo.unwrap().scale, 2);
+        assert_eq!(config.sources.len(), 1);
+        match &config.sources[0] {
+            SourceConfig::Csv(o) => assert_eq!(o.delimiter, ';'),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_named() {
+        let e = err("lisen = \"127.0.0.1:1\"");
+        assert!(e.contains("test.toml"), "{e}");
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = err("[demo]\nscale = \"big\"");
+        assert!(e.contains("test.toml") && e.contains("demo.scale"), "{e}");
+    }
+
+    #[test]
+    fn unknown_source_option_is_named() {
+        let e = err("[[sources]]\nname = \"a.b\"\nkind = \"parquet\"\nlocation = \"/x\"\npath = \"/y\"");
+        assert!(e.contains("sources[0]") && e.contains("path"), "{e}");
+    }
+
+    #[test]
+    fn bad_table_name_is_rejected() {
+        let e = err("[[sources]]\nname = \"nodot\"\nkind = \"json\"\nlocation = \"/x\"");
+        assert!(e.contains("sources[0].name"), "{e}");
+    }
+}

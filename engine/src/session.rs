@@ -1,0 +1,291 @@
+//! Assembles a DataFusion [`SessionContext`] from a [`Config`]: the catalog,
+//! the demo tables, configured sources, the domain functions and pg_catalog.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::prelude::{SessionConfig, SessionContext, col};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
+
+use crate::config::{Config, SourceConfig};
+use crate::demo::{self, Progress};
+use crate::error::{EngineError, Result};
+use crate::tables::{DEMO_TABLES, Format, TableDoc};
+use crate::pg_compat;
+
+/// Builds the session an almasql instance serves: demo data (generated
+/// first if needed), configured sources, domain functions and pg_catalog.
+pub async fn build_session(
+    config: &Config,
+    progress: Arc<dyn Progress + Send>,
+) -> Result<SessionContext> {
+    let session_config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_default_catalog_and_schema(&config.database, "public")
+        .with_create_default_catalog_and_schema(true)
+        .set_str("datafusion.sql_parser.dialect", "PostgreSQL");
+    let ctx = SessionContext::new_with_config(session_config);
+
+    almasql_udfs::register_all(&ctx)?;
+    pg_compat::register(&ctx);
+
+    if let Some(demo_config) = &config.demo {
+        let dir = demo::dataset_dir(&config.data_dir);
+        let (scale, seed, gen_dir) = (demo_config.scale, demo_config.seed, dir.clone());
+        let generated = tokio::task::spawn_blocking(move || {
+            demo::ensure(&gen_dir, scale, seed, progress.as_ref())
+        })
+        .await
+        .map_err(|e| EngineError::Demo {
+            path: dir.clone(),
+            message: format!("generator task failed: {e}"),
+        })??;
+        if generated {
+            tracing::info!(dir = %dir.display(), scale = demo_config.scale, "generated the demo dataset");
+        }
+        register_demo(&ctx, &dir).await?;
+    }
+    for source in &config.sources {
+        register_source(&ctx, source).await?;
+    }
+    setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
+        .map_err(|e| EngineError::DataFusion(*e))?;
+    Ok(ctx)
+}
+
+/// Registers the demo tables of the dataset in `dir`.
+pub async fn register_demo(ctx: &SessionContext, dir: &Path) -> Result<()> {
+    for table in DEMO_TABLES {
+        let location = dir.join(table.location);
+        let url = table_url(&location, table.location.ends_with('/'))?;
+        let options = demo_listing_options(table);
+        let schema: SchemaRef = Arc::new(table.file_schema());
+        let listing = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let provider = ListingTable::try_new(listing)?;
+        register(ctx, table.schema, table.table, Arc::new(provider))?;
+    }
+    Ok(())
+}
+
+fn demo_listing_options(table: &TableDoc) -> ListingOptions {
+    let format: Arc<dyn FileFormat> = match table.format {
+        Format::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
+        Format::Parquet => Arc::new(ParquetFormat::default()),
+    };
+    let extension = match table.format {
+        Format::Csv => ".csv",
+        Format::Parquet => ".parquet",
+    };
+    let mut options = ListingOptions::new(format)
+        .with_file_extension(extension)
+        .with_table_partition_cols(
+            table
+                .partitions
+                .iter()
+                .map(|c| (c.name.to_string(), c.ty.arrow()))
+                .collect(),
+        );
+    if !table.sorted_by.is_empty() {
+        options = options.with_file_sort_order(vec![
+            table
+                .sorted_by
+                .iter()
+                .map(|c| col(*c).sort(true, false))
+                .collect(),
+        ]);
+    }
+    options
+}
+
+/// Registers one configured source.
+pub async fn register_source(ctx: &SessionContext, source: &SourceConfig) -> Result<()> {
+    let (schema, table) = source
+        .schema_and_table()
+        .expect("validated when the config was read");
+    let (location, partitions, format, extension): (&str, &[String], Arc<dyn FileFormat>, &str) = match source {
+        SourceConfig::Parquet(o) => (&o.location, &o.partition_columns, Arc::new(ParquetFormat::default()), ".parquet"),
+        SourceConfig::Json(o) => (&o.location, &o.partition_columns, Arc::new(JsonFormat::default()), ".json"),
+        SourceConfig::Csv(o) => {
+            let delimiter = u8::try_from(o.delimiter).map_err(|_| EngineError::Config {
+                origin: source.name().to_string(),
+                key: "delimiter".to_string(),
+                message: "must be a single-byte character".to_string(),
+            })?;
+            (
+                &o.location,
+                &o.partition_columns,
+                Arc::new(CsvFormat::default().with_has_header(o.has_header).with_delimiter(delimiter)),
+                ".csv",
+            )
+        }
+    };
+    let path = Path::new(location);
+    let is_dir = location.ends_with('/') || path.is_dir();
+    let url = table_url(path, is_dir)?;
+    let extension = if is_dir { extension } else { "" };
+    let options = ListingOptions::new(format)
+        .with_file_extension(extension)
+        .with_table_partition_cols(partitions.iter().map(|p| (p.clone(), DataType::Utf8)).collect());
+    let listing = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await
+        .map_err(|e| e.context(format!("source {}", source.name())))?;
+    let provider = ListingTable::try_new(listing)?;
+    register(ctx, schema, table, Arc::new(provider))
+}
+
+fn table_url(path: &Path, is_dir: bool) -> Result<ListingTableUrl> {
+    let absolute = std::path::absolute(path).map_err(|e| EngineError::io(path, e))?;
+    let mut text = absolute.to_string_lossy().into_owned();
+    if is_dir && !text.ends_with('/') {
+        text.push('/');
+    }
+    Ok(ListingTableUrl::parse(&text)?)
+}
+
+fn register(
+    ctx: &SessionContext,
+    schema: &str,
+    table: &str,
+    provider: Arc<dyn datafusion::catalog::TableProvider>,
+) -> Result<()> {
+    let catalog_name = ctx.state().config().options().catalog.default_catalog.clone();
+    let catalog = ctx
+        .catalog(&catalog_name)
+        .expect("the default catalog is created with the session");
+    let schema_provider: Arc<dyn SchemaProvider> = match catalog.schema(schema) {
+        Some(s) => s,
+        None => {
+            let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+            catalog.register_schema(schema, s.clone())?;
+            s
+        }
+    };
+    schema_provider.register_table(table.to_string(), provider)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::NoProgress;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::compute::SortOptions;
+    use datafusion::arrow::row::{RowConverter, SortField};
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+
+    /// One generated dataset shared by the tests of this module.
+    async fn session() -> SessionContext {
+        let dir = DIR.get_or_init(|| {
+            // Generated here, under the lock, so concurrent tests share one copy.
+            let dir = tempfile::tempdir().unwrap();
+            crate::demo::generate(&crate::demo::dataset_dir(dir.path()), 1, 42, &NoProgress).unwrap();
+            dir
+        });
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        build_session(&config, Arc::new(NoProgress)).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn catalog_matches_the_table_reference() {
+        let ctx = session().await;
+        let batches = ctx
+            .sql(
+                "select table_schema, table_name, column_name, data_type, is_nullable \
+                 from information_schema.columns \
+                 where table_schema in ('monitor', 'ops', 'calibrators') \
+                 order by table_schema, table_name, ordinal_position",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut catalog = vec![];
+        for b in &batches {
+            let s = |i: usize| b.column(i).as_string::<i32>().clone();
+            let (schema, table, column, ty, null) = (s(0), s(1), s(2), s(3), s(4));
+            for r in 0..b.num_rows() {
+                catalog.push(format!(
+                    "{}.{}.{} {} {}",
+                    schema.value(r),
+                    table.value(r),
+                    column.value(r),
+                    ty.value(r),
+                    null.value(r)
+                ));
+            }
+        }
+        let mut documented = vec![];
+        let mut tables: Vec<&TableDoc> = DEMO_TABLES.iter().collect();
+        tables.sort_by_key(|t| (t.schema, t.table));
+        for t in tables {
+            for c in t.columns.iter().chain(t.partitions) {
+                documented.push(format!(
+                    "{}.{}.{} {} {}",
+                    t.schema,
+                    t.table,
+                    c.name,
+                    c.ty.arrow(),
+                    if c.nullable { "YES" } else { "NO" }
+                ));
+            }
+        }
+        assert_eq!(catalog, documented);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sample_files_are_sorted_as_declared() {
+        let _ = session().await;
+        let table = crate::tables::demo_table("monitor", "samples");
+        let file = DIR
+            .get()
+            .unwrap()
+            .path()
+            .join("demo")
+            .join(table.location)
+            .join("date=2026-01-02/samples.parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+        let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let key: Vec<_> = table
+            .sorted_by
+            .iter()
+            .map(|c| batch.column_by_name(c).unwrap().clone())
+            .collect();
+        let options = SortOptions {
+            descending: false,
+            nulls_first: false,
+        };
+        let converter = RowConverter::new(
+            key.iter()
+                .map(|c| SortField::new_with_options(c.data_type().clone(), options))
+                .collect(),
+        )
+        .unwrap();
+        let rows = converter.convert_columns(&key).unwrap();
+        for i in 1..rows.num_rows() {
+            assert!(rows.row(i - 1) <= rows.row(i), "row {i} is out of the declared order");
+        }
+        assert!(key[0].null_count() > 0, "weather rows are missing");
+    }
+}

@@ -1,0 +1,277 @@
+//! The server core over the wire, with tokio-postgres: simple and extended
+//! protocol, parameters, text and binary results, SQLSTATEs, concurrency,
+//! session functions, streaming and shutdown.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use futures::TryStreamExt;
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::error::SqlState;
+
+use crate::common::TestServer;
+
+/// Rows per antenna in `monitor.samples` at scale 1: 2 polarizations ×
+/// 4 basebands × 1440 minutes × 4 days.
+const ROWS_PER_ANTENNA: i64 = 2 * 4 * 1440 * 4;
+
+fn simple_rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<Option<String>>> {
+    messages
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => {
+                Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simple_protocol_answers_the_readme_query() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let rows = simple_rows(
+        client
+            .simple_query("select antenna, count(*) from monitor.samples group by 1 order by 1")
+            .await
+            .unwrap(),
+    );
+    assert_eq!(rows.len(), 66);
+    assert_eq!(rows[0][0].as_deref(), Some("CM01"));
+    assert_eq!(rows[65][0].as_deref(), Some("PM04"));
+    for row in &rows {
+        assert_eq!(row[1].as_deref(), Some(ROWS_PER_ANTENNA.to_string().as_str()), "{row:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_protocol_binds_parameters_of_several_types() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let row = client
+        .query_one(
+            "select count(*) from monitor.samples where antenna = $1 and polarization = $2 and value > $3",
+            &[&"DV07", &1i16, &0.0f64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), ROWS_PER_ANTENNA / 2);
+
+    let stmt = client
+        .prepare("select count(*) from ops.projects where band = $1")
+        .await
+        .unwrap();
+    let mut total = 0;
+    for band in 1..=10i32 {
+        total += client.query_one(&stmt, &[&band]).await.unwrap().get::<_, i64>(0);
+    }
+    let all: i64 = client
+        .query_one("select count(*) from ops.projects", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(total, all);
+
+    let since: DateTime<Utc> = "2026-01-03T00:00:00Z".parse().unwrap();
+    let row = client
+        .query_one(
+            "select count(*) from monitor.samples where antenna = 'DA41' and time >= $1",
+            &[&since],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), ROWS_PER_ANTENNA / 2);
+}
+
+const TYPES_SQL: &str = "select 7::smallint as i2, 42::int as i4, 9000000000::bigint as i8, \
+     1.5::double precision as f8, 'dv07'::text as t, true as b, date '2026-01-02' as d, \
+     timestamp '2026-01-02 03:04:05.123' as ts, \
+     arrow_cast(timestamp '2026-01-02 03:04:05', 'Timestamp(Microsecond, Some(\"UTC\"))') as tstz, \
+     make_array(1, 2, 3) as arr, make_array('a', 'b') as tarr";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_catalog_type_in_binary_and_text() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+
+    // Extended protocol: tokio-postgres asks for binary results.
+    let row = client.query_one(TYPES_SQL, &[]).await.unwrap();
+    assert_eq!(row.get::<_, i16>("i2"), 7);
+    assert_eq!(row.get::<_, i32>("i4"), 42);
+    assert_eq!(row.get::<_, i64>("i8"), 9_000_000_000);
+    assert_eq!(row.get::<_, f64>("f8"), 1.5);
+    assert_eq!(row.get::<_, String>("t"), "dv07");
+    assert!(row.get::<_, bool>("b"));
+    assert_eq!(row.get::<_, NaiveDate>("d"), NaiveDate::from_ymd_opt(2026, 1, 2).unwrap());
+    assert_eq!(
+        row.get::<_, NaiveDateTime>("ts"),
+        "2026-01-02T03:04:05.123".parse::<NaiveDateTime>().unwrap()
+    );
+    assert_eq!(
+        row.get::<_, DateTime<Utc>>("tstz"),
+        "2026-01-02T03:04:05Z".parse::<DateTime<Utc>>().unwrap()
+    );
+    assert_eq!(row.get::<_, Vec<i64>>("arr"), vec![1, 2, 3]);
+    assert_eq!(row.get::<_, Vec<String>>("tarr"), vec!["a", "b"]);
+
+    // Simple protocol: text results.
+    let rows = simple_rows(client.simple_query(TYPES_SQL).await.unwrap());
+    let text: Vec<&str> = rows[0].iter().map(|v| v.as_deref().unwrap()).collect();
+    assert_eq!(&text[..7], ["7", "42", "9000000000", "1.5", "dv07", "t", "2026-01-02"]);
+    assert_eq!(text[7], "2026-01-02 03:04:05.123");
+    assert!(text[8].starts_with("2026-01-02 03:04:05"), "{}", text[8]);
+    assert_eq!(text[9], "{1,2,3}");
+    assert_eq!(text[10], "{a,b}");
+
+    // A demo table's columns come back typed.
+    let row = client
+        .query_one(
+            "select time, antenna, polarization, value, date from monitor.samples where antenna = 'DV07' order by time limit 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, DateTime<Utc>>(0), "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(row.get::<_, &str>(1), "DV07");
+    assert_eq!(row.get::<_, i16>(2), 0);
+    assert!(row.get::<_, f64>(3) > 0.5);
+    assert_eq!(row.get::<_, NaiveDate>(4), NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+}
+
+async fn expect_code(client: &tokio_postgres::Client, sql: &str, code: &SqlState, simple: bool) {
+    let err = if simple {
+        client.simple_query(sql).await.map(|_| ()).unwrap_err()
+    } else {
+        client.query(sql, &[]).await.map(|_| ()).unwrap_err()
+    };
+    let db = err.as_db_error().unwrap_or_else(|| panic!("{sql}: not a server error: {err}"));
+    assert_eq!(db.code(), code, "{sql}: {}", db.message());
+    // The connection stays usable after the error.
+    let ok = client.query_one("select 1::int", &[]).await.unwrap();
+    assert_eq!(ok.get::<_, i32>(0), 1);
+    let ok = simple_rows(client.simple_query("select 2").await.unwrap());
+    assert_eq!(ok[0][0].as_deref(), Some("2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_carry_sqlstate_and_leave_the_connection_usable() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    for simple in [true, false] {
+        expect_code(&client, "selec 1", &SqlState::SYNTAX_ERROR, simple).await;
+        expect_code(&client, "select * from monitor.nope", &SqlState::UNDEFINED_TABLE, simple).await;
+        expect_code(&client, "select nope from ops.antennas", &SqlState::UNDEFINED_COLUMN, simple).await;
+        expect_code(&client, "select no_such_fn(1)", &SqlState::UNDEFINED_FUNCTION, simple).await;
+        expect_code(&client, "select 1 / 0", &SqlState::DIVISION_BY_ZERO, simple).await;
+    }
+    // A failing statement inside a simple-protocol script stops the script there.
+    let err = client
+        .batch_execute("select 1; select * from nope; select 3")
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code(), &SqlState::UNDEFINED_TABLE);
+    assert_eq!(client.query_one("select 4::int", &[]).await.unwrap().get::<_, i32>(0), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_functions_and_set_show() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let row = client
+        .query_one("select version(), current_schema(), current_database()", &[])
+        .await
+        .unwrap();
+    assert!(row.get::<_, String>(0).starts_with("PostgreSQL 16"));
+    assert_eq!(row.get::<_, String>(1), "public");
+    assert_eq!(row.get::<_, String>(2), "almasql");
+
+    client.batch_execute("SET application_name = 'almasql-it'").await.unwrap();
+    let rows = simple_rows(client.simple_query("SHOW application_name").await.unwrap());
+    assert_eq!(rows[0][0].as_deref(), Some("almasql-it"));
+    client.batch_execute("SET extra_float_digits = 3").await.unwrap();
+    client.batch_execute("SET TIME ZONE 'UTC'").await.unwrap();
+    let rows = simple_rows(client.simple_query("SHOW TIME ZONE").await.unwrap());
+    assert_eq!(rows[0][0].as_deref(), Some("UTC"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_concurrent_connections() {
+    let server = TestServer::start();
+    let tasks = (0..24).map(|i| {
+        let conn = server.conn_str();
+        tokio::spawn(async move {
+            let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let antenna = almasql::engine::demo::ANTENNAS[i].name;
+            let n: i64 = client
+                .query_one("select count(*) from monitor.samples where antenna = $1", &[&antenna])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(n, ROWS_PER_ANTENNA);
+        })
+    });
+    for t in futures::future::join_all(tasks).await {
+        t.unwrap();
+    }
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_results_stream_with_bounded_memory() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    // Warm up so the baseline includes the runtime and catalog.
+    client.query("select * from monitor.samples limit 10", &[]).await.unwrap();
+    let before = peak_rss_kib(server.pid());
+    // ~3 M rows × 9 columns: about 400 MB as Postgres text, more as rows in memory.
+    let params: [&str; 0] = [];
+    let stream = client
+        .query_raw("select * from monitor.samples", params)
+        .await
+        .unwrap();
+    let rows = stream.try_fold(0u64, |n, _| async move { Ok(n + 1) }).await.unwrap();
+    assert_eq!(rows, 66 * ROWS_PER_ANTENNA as u64 + 4 * 1440 * 4);
+    let after = peak_rss_kib(server.pid());
+    let growth_mib = after.saturating_sub(before) / 1024;
+    assert!(growth_mib < 150, "server peak memory grew by {growth_mib} MiB while streaming");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_shuts_down_cleanly() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.query_one("select 1::int", &[]).await.unwrap();
+    drop(client);
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn portal_row_limits_page_through_results() {
+    let server = TestServer::start();
+    let mut client = server.connect().await;
+    let tx = client.transaction().await.unwrap();
+    let portal = tx
+        .bind("select antenna from ops.antennas order by antenna", &[])
+        .await
+        .unwrap();
+    let mut seen = vec![];
+    loop {
+        let page = tx.query_portal(&portal, 20).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 20);
+        seen.extend(page.iter().map(|r| r.get::<_, String>(0)));
+    }
+    assert_eq!(seen.len(), 66);
+    assert_eq!(seen[0], "CM01");
+}
