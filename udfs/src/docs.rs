@@ -1,0 +1,119 @@
+//! Renders the function reference (`docs/functions.md`) from the functions'
+//! own [`Documentation`](datafusion::logical_expr::Documentation).
+//!
+//! The unit test in this module fails when the committed page is stale; run
+//! `UPDATE_DOCS=1 cargo test --release -p almasql-udfs docs` to rewrite it.
+
+use std::fmt::Write;
+
+use crate::{AlmaFunction, all_functions};
+
+/// The function reference as Markdown, sections in family order.
+pub fn render_markdown() -> String {
+    let functions = all_functions();
+    let mut sections: Vec<(String, String, Vec<&AlmaFunction>)> = Vec::new();
+    for f in &functions {
+        let Some(doc) = f.documentation() else {
+            continue;
+        };
+        let label = doc.doc_section.label.to_string();
+        match sections.iter_mut().find(|(l, _, _)| *l == label) {
+            Some((_, _, list)) => list.push(f),
+            None => sections.push((
+                label,
+                doc.doc_section.description.unwrap_or_default().to_string(),
+                vec![f],
+            )),
+        }
+    }
+
+    let mut out = String::new();
+    out.push_str("# almasql function reference\n\n");
+    out.push_str(
+        "<!-- Generated from the functions' #[user_doc] documentation by \
+         udfs/src/docs.rs. Do not edit by hand: run \
+         `UPDATE_DOCS=1 cargo test --release -p almasql-udfs docs` -->\n\n",
+    );
+    out.push_str(
+        "ALMA domain functions registered in every almasql session. Every \
+         example below is executed by the test suite and must print the shown \
+         result.\n\n",
+    );
+    for (label, description, list) in &sections {
+        let _ = writeln!(out, "## {label}\n");
+        if !description.is_empty() {
+            let _ = writeln!(out, "{description}\n");
+        }
+        for f in list {
+            let _ = writeln!(out, "- [{}](#{}) ({})", f.name(), f.name(), f.kind());
+        }
+        out.push('\n');
+        for f in list {
+            render_function(&mut out, f);
+        }
+    }
+    out
+}
+
+fn render_function(out: &mut String, f: &AlmaFunction) {
+    let Some(doc) = f.documentation() else {
+        return;
+    };
+    let _ = writeln!(out, "### `{}`\n", f.name());
+    let _ = writeln!(out, "_{} function_\n", f.kind());
+    let _ = writeln!(out, "{}\n", doc.description.trim());
+    let _ = writeln!(out, "```sql\n{}\n```\n", doc.syntax_example.trim());
+    if let Some(args) = &doc.arguments {
+        out.push_str("#### Arguments\n\n");
+        for (name, description) in args {
+            let _ = writeln!(out, "- **{name}**: {}", description.trim());
+        }
+        out.push('\n');
+    }
+    if let Some(example) = &doc.sql_example {
+        out.push_str("#### Example\n\n");
+        let _ = writeln!(out, "{}\n", example.trim());
+    }
+    if let Some(related) = &doc.related_udfs {
+        let links = related
+            .iter()
+            .map(|r| format!("[{r}](#{r})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(out, "Related: {links}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn docs_functions_md_is_up_to_date() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/functions.md");
+        let rendered = render_markdown();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &rendered).expect("write docs/functions.md");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == rendered,
+            "docs/functions.md is stale; regenerate it with \
+             `UPDATE_DOCS=1 cargo test --release -p almasql-udfs docs`"
+        );
+    }
+
+    #[test]
+    fn every_function_appears_in_the_reference() {
+        let rendered = render_markdown();
+        for f in all_functions() {
+            assert!(
+                rendered.contains(&format!("### `{}`", f.name())),
+                "{}",
+                f.name()
+            );
+        }
+    }
+}
