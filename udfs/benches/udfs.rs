@@ -2,7 +2,7 @@
 //! and `drift_slope` against DataFusion's `regr_slope` in a GROUP BY with
 //! 10 k groups.
 //!
-//! Run: `cargo bench --release -p almasql-udfs --bench udfs`
+//! Run: `cargo bench -p almasql-udfs --bench udfs`
 //! (`ALMASQL_BENCH_ROWS=1000000` for a quicker run).
 
 use std::hint::black_box;

@@ -164,11 +164,9 @@ fn example_blocks(example: &str) -> Vec<(String, Vec<String>)> {
             if let Some(block) = blocks.last_mut() {
                 block.1.push(line.to_string());
             }
-        } else if in_query {
-            if let Some(block) = blocks.last_mut() {
-                block.0.push('\n');
-                block.0.push_str(line);
-            }
+        } else if in_query && let Some(block) = blocks.last_mut() {
+            block.0.push('\n');
+            block.0.push_str(line);
         }
     }
     blocks

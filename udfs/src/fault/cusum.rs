@@ -133,7 +133,7 @@ fn cusum(
     let mut lower = Vec::with_capacity(x.len());
     for i in 0..x.len() {
         if nulls.is_none_or(|n| n.is_valid(i)) {
-            if !(k[i] >= 0.0) {
+            if k[i].is_nan() || k[i] < 0.0 {
                 return exec_err!("cusum: k must be >= 0, got {}", k[i]);
             }
             hi = (hi + x[i] - target[i] - k[i]).max(0.0);

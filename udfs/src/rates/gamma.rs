@@ -190,10 +190,7 @@ mod tests {
     #[test]
     fn p_of_shape_one_is_the_exponential_cdf() {
         for x in [0.01, 0.5, 1.0, 3.0, 20.0] {
-            assert!(
-                (gamma_p(1.0, x) - (1.0 - (-x as f64).exp())).abs() < 1e-14,
-                "{x}"
-            );
+            assert!((gamma_p(1.0, x) - (1.0 - (-x).exp())).abs() < 1e-14, "{x}");
         }
     }
 

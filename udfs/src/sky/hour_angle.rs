@@ -89,8 +89,7 @@ impl ScalarUDFImpl for HourAngleFunc {
         let micros = Ticks::try_new(&args.arrays[0])?.to_micros()?;
         let ra = as_float64(&args.arrays[1])?;
         let Some(dec) = args.arrays.get(2) else {
-            let ha =
-                binary::<_, _, _, Float64Type>(&micros, &ra, |t, ra| mean_hour_angle_hours(t, ra))?;
+            let ha = binary::<_, _, _, Float64Type>(&micros, &ra, mean_hour_angle_hours)?;
             return args.finish(Arc::new(ha));
         };
         let dec = as_float64(dec)?;
