@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use almasql::Engine;
+use almasql::engine::Config;
 use almasql::engine::demo::{self, Progress};
-use almasql::engine::{Config, build_session};
 use almasql::output::{OutputFormat, write_stream};
-use almasql::server::Server;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -131,11 +131,16 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(listen) = listen {
                 config.listen = listen;
             }
-            let ctx = build_session(&config, progress_bar()).await?;
+            let engine = Engine::builder()
+                .config(config.clone())
+                .progress(progress_bar())
+                .build()
+                .await?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.listen))?;
-            let addr = listener.local_addr()?;
+            let server = engine.serve(listener)?;
+            let addr = server.local_addr();
             tracing::info!(%addr, data_dir = %config.data_dir.display(), "almasql is listening");
             println!("almasql is listening on {addr}");
             println!(
@@ -144,15 +149,22 @@ async fn run(cli: Cli) -> Result<()> {
                 addr.port(),
                 config.database
             );
-            Server::new(Arc::new(ctx))
-                .serve(listener, shutdown_signal())
-                .await?;
+            shutdown_signal().await;
+            server.shutdown().await?;
             Ok(())
         }
-        Command::Query { sql, common, format } => {
+        Command::Query {
+            sql,
+            common,
+            format,
+        } => {
             let config = common.load()?;
-            let ctx = build_session(&config, progress_bar()).await?;
-            let stream = ctx.sql(&sql).await?.execute_stream().await?;
+            let engine = Engine::builder()
+                .config(config)
+                .progress(progress_bar())
+                .build()
+                .await?;
+            let stream = engine.sql(&sql).await?.execute_stream().await?;
             let mut stdout = std::io::BufWriter::new(std::io::stdout());
             write_stream(stream, format, &mut stdout).await?;
             std::io::Write::flush(&mut stdout)?;

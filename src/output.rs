@@ -56,7 +56,10 @@ pub async fn write_stream(
                 writer.write(&batch?)?;
             }
             writer.finish()?;
-            writer.into_inner().write_all(b"\n").map_err(DataFusionError::from)?;
+            writer
+                .into_inner()
+                .write_all(b"\n")
+                .map_err(DataFusionError::from)?;
         }
     }
     Ok(())

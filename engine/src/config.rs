@@ -219,7 +219,10 @@ impl Config {
                 )));
             }
             if !seen.insert(source.name()) {
-                return Err(error(format!("table `{}` is declared twice", source.name())));
+                return Err(error(format!(
+                    "table `{}` is declared twice",
+                    source.name()
+                )));
             }
         }
         if let Some(demo) = &self.demo
@@ -240,7 +243,9 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        Config::from_toml(text, "test.toml").unwrap_err().to_string()
+        Config::from_toml(text, "test.toml")
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -291,7 +296,9 @@ mod tests {
 
     #[test]
     fn unknown_source_option_is_named() {
-        let e = err("[[sources]]\nname = \"a.b\"\nkind = \"parquet\"\nlocation = \"/x\"\npath = \"/y\"");
+        let e = err(
+            "[[sources]]\nname = \"a.b\"\nkind = \"parquet\"\nlocation = \"/x\"\npath = \"/y\"",
+        );
         assert!(e.contains("sources[0]") && e.contains("path"), "{e}");
     }
 

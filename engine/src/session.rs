@@ -4,13 +4,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::prelude::{SessionConfig, SessionContext, col};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
@@ -18,8 +20,8 @@ use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use crate::config::{Config, SourceConfig};
 use crate::demo::{self, Progress};
 use crate::error::{EngineError, Result};
-use crate::tables::{DEMO_TABLES, Format, TableDoc};
 use crate::pg_compat;
+use crate::tables::{DEMO_TABLES, Format, TableDoc};
 
 /// Builds the session an almasql instance serves: demo data (generated
 /// first if needed), configured sources, domain functions and pg_catalog.
@@ -112,30 +114,50 @@ pub async fn register_source(ctx: &SessionContext, source: &SourceConfig) -> Res
     let (schema, table) = source
         .schema_and_table()
         .expect("validated when the config was read");
-    let (location, partitions, format, extension): (&str, &[String], Arc<dyn FileFormat>, &str) = match source {
-        SourceConfig::Parquet(o) => (&o.location, &o.partition_columns, Arc::new(ParquetFormat::default()), ".parquet"),
-        SourceConfig::Json(o) => (&o.location, &o.partition_columns, Arc::new(JsonFormat::default()), ".json"),
-        SourceConfig::Csv(o) => {
-            let delimiter = u8::try_from(o.delimiter).map_err(|_| EngineError::Config {
-                origin: source.name().to_string(),
-                key: "delimiter".to_string(),
-                message: "must be a single-byte character".to_string(),
-            })?;
-            (
+    let (location, partitions, format, extension): (&str, &[String], Arc<dyn FileFormat>, &str) =
+        match source {
+            SourceConfig::Parquet(o) => (
                 &o.location,
                 &o.partition_columns,
-                Arc::new(CsvFormat::default().with_has_header(o.has_header).with_delimiter(delimiter)),
-                ".csv",
-            )
-        }
-    };
+                Arc::new(ParquetFormat::default()),
+                ".parquet",
+            ),
+            SourceConfig::Json(o) => (
+                &o.location,
+                &o.partition_columns,
+                Arc::new(JsonFormat::default()),
+                ".json",
+            ),
+            SourceConfig::Csv(o) => {
+                let delimiter = u8::try_from(o.delimiter).map_err(|_| EngineError::Config {
+                    origin: source.name().to_string(),
+                    key: "delimiter".to_string(),
+                    message: "must be a single-byte character".to_string(),
+                })?;
+                (
+                    &o.location,
+                    &o.partition_columns,
+                    Arc::new(
+                        CsvFormat::default()
+                            .with_has_header(o.has_header)
+                            .with_delimiter(delimiter),
+                    ),
+                    ".csv",
+                )
+            }
+        };
     let path = Path::new(location);
     let is_dir = location.ends_with('/') || path.is_dir();
     let url = table_url(path, is_dir)?;
     let extension = if is_dir { extension } else { "" };
     let options = ListingOptions::new(format)
         .with_file_extension(extension)
-        .with_table_partition_cols(partitions.iter().map(|p| (p.clone(), DataType::Utf8)).collect());
+        .with_table_partition_cols(
+            partitions
+                .iter()
+                .map(|p| (p.clone(), DataType::Utf8))
+                .collect(),
+        );
     let listing = ListingTableConfig::new(url)
         .with_listing_options(options)
         .infer_schema(&ctx.state())
@@ -160,7 +182,13 @@ fn register(
     table: &str,
     provider: Arc<dyn datafusion::catalog::TableProvider>,
 ) -> Result<()> {
-    let catalog_name = ctx.state().config().options().catalog.default_catalog.clone();
+    let catalog_name = ctx
+        .state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
     let catalog = ctx
         .catalog(&catalog_name)
         .expect("the default catalog is created with the session");
@@ -192,7 +220,8 @@ mod tests {
         let dir = DIR.get_or_init(|| {
             // Generated here, under the lock, so concurrent tests share one copy.
             let dir = tempfile::tempdir().unwrap();
-            crate::demo::generate(&crate::demo::dataset_dir(dir.path()), 1, 42, &NoProgress).unwrap();
+            crate::demo::generate(&crate::demo::dataset_dir(dir.path()), 1, 42, &NoProgress)
+                .unwrap();
             dir
         });
         let config = Config {
@@ -266,7 +295,8 @@ mod tests {
             .build()
             .unwrap();
         let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
-        let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let batch =
+            datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
         let key: Vec<_> = table
             .sorted_by
             .iter()
@@ -284,7 +314,10 @@ mod tests {
         .unwrap();
         let rows = converter.convert_columns(&key).unwrap();
         for i in 1..rows.num_rows() {
-            assert!(rows.row(i - 1) <= rows.row(i), "row {i} is out of the declared order");
+            assert!(
+                rows.row(i - 1) <= rows.row(i),
+                "row {i} is out of the declared order"
+            );
         }
         assert!(key[0].null_count() > 0, "weather rows are missing");
     }

@@ -123,22 +123,77 @@ const fn col(name: &'static str, ty: ColumnType, nullable: bool, doc: &'static s
 use ColumnType::*;
 
 const SAMPLES_COLUMNS: &[ColumnDoc] = &[
-    col("time", Timestamptz, false, "Sample time (UTC), 1-minute cadence."),
-    col("antenna", Text, true, "Antenna name (`DV07`); NULL for site-wide weather points."),
-    col("device", Text, false, "Device: `IFProc0`/`IFProc1` (IF processor of polarization 0/1) or `MeteoCentral` (weather station)."),
-    col("monitor_point", Text, false, "Monitor point: `TOTAL_POWER` (detector reading per baseband), `AMBIENT_TEMPERATURE`, `PRESSURE`, `RELATIVE_HUMIDITY`, `WIND_SPEED`."),
-    col("polarization", SmallInt, true, "Polarization 0 or 1 for IF points; NULL otherwise."),
-    col("baseband", Text, true, "Baseband `BB_1` … `BB_4` for IF points; NULL otherwise."),
+    col(
+        "time",
+        Timestamptz,
+        false,
+        "Sample time (UTC), 1-minute cadence.",
+    ),
+    col(
+        "antenna",
+        Text,
+        true,
+        "Antenna name (`DV07`); NULL for site-wide weather points.",
+    ),
+    col(
+        "device",
+        Text,
+        false,
+        "Device: `IFProc0`/`IFProc1` (IF processor of polarization 0/1) or `MeteoCentral` (weather station).",
+    ),
+    col(
+        "monitor_point",
+        Text,
+        false,
+        "Monitor point: `TOTAL_POWER` (detector reading per baseband), `AMBIENT_TEMPERATURE`, `PRESSURE`, `RELATIVE_HUMIDITY`, `WIND_SPEED`.",
+    ),
+    col(
+        "polarization",
+        SmallInt,
+        true,
+        "Polarization 0 or 1 for IF points; NULL otherwise.",
+    ),
+    col(
+        "baseband",
+        Text,
+        true,
+        "Baseband `BB_1` … `BB_4` for IF points; NULL otherwise.",
+    ),
     col("value", Double, false, "The reading, in `unit`."),
-    col("unit", Text, false, "Unit of `value`: `V`, `degC`, `hPa`, `%`, `m/s`."),
+    col(
+        "unit",
+        Text,
+        false,
+        "Unit of `value`: `V`, `degC`, `hPa`, `%`, `m/s`.",
+    ),
 ];
 
 const LO2_COLUMNS: &[ColumnDoc] = &[
-    col("time", Timestamptz, false, "When the LO2 reported the frequency offset (UTC)."),
+    col(
+        "time",
+        Timestamptz,
+        false,
+        "When the LO2 reported the frequency offset (UTC).",
+    ),
     col("antenna", Text, false, "Antenna name."),
-    col("device", Text, false, "LO2 module, `LO2BBpr0` … `LO2BBpr3`."),
-    col("baseband_pair", SmallInt, false, "Baseband pair 0–3 served by the module."),
-    col("frequency_offset_hz", Double, false, "Offset of the LO2 frequency from its set point, Hz."),
+    col(
+        "device",
+        Text,
+        false,
+        "LO2 module, `LO2BBpr0` … `LO2BBpr3`.",
+    ),
+    col(
+        "baseband_pair",
+        SmallInt,
+        false,
+        "Baseband pair 0–3 served by the module.",
+    ),
+    col(
+        "frequency_offset_hz",
+        Double,
+        false,
+        "Offset of the LO2 frequency from its set point, Hz.",
+    ),
 ];
 
 /// The tables of the demo dataset.
@@ -151,9 +206,19 @@ pub const DEMO_TABLES: &[TableDoc] = &[
         format: Format::Csv,
         columns: &[
             col("antenna", Text, false, "Antenna name."),
-            col("antenna_type", Text, false, "Vendor and model: `AEM 12 m`, `Vertex 12 m`, `MELCO 12 m`, `MELCO 7 m`."),
+            col(
+                "antenna_type",
+                Text,
+                false,
+                "Vendor and model: `AEM 12 m`, `Vertex 12 m`, `MELCO 12 m`, `MELCO 7 m`.",
+            ),
             col("diameter_m", Double, false, "Dish diameter, metres."),
-            col("array", Text, false, "`12m` (main array), `7m` (ACA) or `TP` (total power)."),
+            col(
+                "array",
+                Text,
+                false,
+                "`12m` (main array), `7m` (ACA) or `TP` (total power).",
+            ),
             col("pad", Text, false, "Pad the antenna stands on."),
         ],
         partitions: &[],
@@ -167,11 +232,31 @@ pub const DEMO_TABLES: &[TableDoc] = &[
         format: Format::Csv,
         columns: &[
             col("code", Text, false, "Project code, e.g. `2025.1.00042.S`."),
-            col("executive", Text, false, "Executive (region) of the PI: `EU`, `NA`, `EA`, `CL` or `OTHER`."),
+            col(
+                "executive",
+                Text,
+                false,
+                "Executive (region) of the PI: `EU`, `NA`, `EA`, `CL` or `OTHER`.",
+            ),
             col("band", Int, false, "Receiver band 1–10."),
-            col("requested_hours", Double, false, "Requested observing time, hours."),
-            col("ra_deg", Double, false, "Right ascension of the target (J2000), degrees."),
-            col("dec_deg", Double, false, "Declination of the target (J2000), degrees."),
+            col(
+                "requested_hours",
+                Double,
+                false,
+                "Requested observing time, hours.",
+            ),
+            col(
+                "ra_deg",
+                Double,
+                false,
+                "Right ascension of the target (J2000), degrees.",
+            ),
+            col(
+                "dec_deg",
+                Double,
+                false,
+                "Declination of the target (J2000), degrees.",
+            ),
             col("array", Text, false, "`12m`, `7m` or `TP`."),
             col("grade", Text, false, "Proposal grade `A`, `B` or `C`."),
         ],
@@ -185,13 +270,33 @@ pub const DEMO_TABLES: &[TableDoc] = &[
         location: "ops/executions.parquet",
         format: Format::Parquet,
         columns: &[
-            col("uid", Text, false, "Execution block UID, `uid://A002/X…/X…`."),
-            col("project", Text, false, "Project code (`ops.projects.code`)."),
+            col(
+                "uid",
+                Text,
+                false,
+                "Execution block UID, `uid://A002/X…/X…`.",
+            ),
+            col(
+                "project",
+                Text,
+                false,
+                "Project code (`ops.projects.code`).",
+            ),
             col("start_time", Timestamptz, false, "Start (UTC)."),
             col("end_time", Timestamptz, false, "End (UTC)."),
             col("band", Int, false, "Receiver band 1–10."),
-            col("array_config", Text, false, "Array configuration: `C-1` … `C-10`, `7m` or `TP`."),
-            col("status", Text, false, "QA0 status: `Pass`, `SemiPass` or `Fail`."),
+            col(
+                "array_config",
+                Text,
+                false,
+                "Array configuration: `C-1` … `C-10`, `7m` or `TP`.",
+            ),
+            col(
+                "status",
+                Text,
+                false,
+                "QA0 status: `Pass`, `SemiPass` or `Fail`.",
+            ),
         ],
         partitions: &[],
         sorted_by: &["start_time"],
@@ -203,7 +308,12 @@ pub const DEMO_TABLES: &[TableDoc] = &[
         location: "monitor/samples/",
         format: Format::Parquet,
         columns: SAMPLES_COLUMNS,
-        partitions: &[col("date", Date, false, "UTC date of the sample (the partition directory).")],
+        partitions: &[col(
+            "date",
+            Date,
+            false,
+            "UTC date of the sample (the partition directory).",
+        )],
         sorted_by: &["antenna", "polarization", "baseband", "time"],
     },
     TableDoc {
@@ -223,14 +333,29 @@ pub const DEMO_TABLES: &[TableDoc] = &[
         location: "calibrators/measurements.csv",
         format: Format::Csv,
         columns: &[
-            col("source", Text, false, "Calibrator J-name, e.g. `J0854+2006`."),
+            col(
+                "source",
+                Text,
+                false,
+                "Calibrator J-name, e.g. `J0854+2006`.",
+            ),
             col("ra_deg", Double, false, "Right ascension (J2000), degrees."),
             col("dec_deg", Double, false, "Declination (J2000), degrees."),
             col("band", Int, false, "Receiver band (3, 6 or 7)."),
             col("frequency_ghz", Double, false, "Observing frequency, GHz."),
             col("flux_jy", Double, false, "Measured flux density, Jy."),
-            col("flux_error_jy", Double, false, "Uncertainty of the flux density, Jy."),
-            col("observed_at", Timestamptz, false, "When it was measured (UTC)."),
+            col(
+                "flux_error_jy",
+                Double,
+                false,
+                "Uncertainty of the flux density, Jy.",
+            ),
+            col(
+                "observed_at",
+                Timestamptz,
+                false,
+                "When it was measured (UTC).",
+            ),
         ],
         partitions: &[],
         sorted_by: &[],
@@ -264,10 +389,17 @@ pub fn render_reference() -> String {
          What is planted in them for each mission question is described in `engine/src/demo/mod.rs`.\n",
     );
     for t in DEMO_TABLES {
-        write!(out, "\n## {}\n\n{}\n\nStored as {} at `<data_dir>/demo/{}`", t.qualified(), t.doc, match t.format {
-            Format::Csv => "CSV",
-            Format::Parquet => "Parquet",
-        }, t.location)
+        write!(
+            out,
+            "\n## {}\n\n{}\n\nStored as {} at `<data_dir>/demo/{}`",
+            t.qualified(),
+            t.doc,
+            match t.format {
+                Format::Csv => "CSV",
+                Format::Parquet => "Parquet",
+            },
+            t.location
+        )
         .expect("write to string");
         if !t.sorted_by.is_empty() {
             write!(out, ", sorted by ({})", t.sorted_by.join(", ")).expect("write to string");
@@ -317,7 +449,11 @@ mod tests {
                 assert!(!c.doc.is_empty(), "{}.{}", t.qualified(), c.name);
             }
             for s in t.sorted_by {
-                assert!(t.columns.iter().any(|c| c.name == *s), "{} sorted by unknown {s}", t.qualified());
+                assert!(
+                    t.columns.iter().any(|c| c.name == *s),
+                    "{} sorted by unknown {s}",
+                    t.qualified()
+                );
             }
         }
     }

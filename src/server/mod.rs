@@ -3,10 +3,11 @@
 //! Query handling (simple and extended protocol, pg_catalog rewrites,
 //! `SET`/`SHOW`, transactions, cursors, Arrow → Postgres encoding) comes from
 //! `datafusion-postgres`; this module adds what almasql needs around it:
-//! SQLSTATE codes for errors, start-up parameters, cancel, graceful shutdown
-//! and a listener the caller owns.
+//! SQLSTATE codes for errors, streaming `Execute` ([`streaming`]), cancel,
+//! graceful shutdown and a listener the caller owns.
 
 pub mod sqlstate;
+mod streaming;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,14 +17,16 @@ use std::time::Duration;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::DfSessionService;
 use datafusion_postgres::pgwire;
-use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::StartupHandler;
+use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
 use pgwire::error::PgWireError;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+
+use streaming::StreamingExtendedHandler;
 
 /// How long in-flight connections may run after shutdown was asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -83,7 +86,10 @@ impl Server {
             })
             .await;
             if drained.is_err() {
-                tracing::info!(left = connections.len(), "closing the remaining connections");
+                tracing::info!(
+                    left = connections.len(),
+                    "closing the remaining connections"
+                );
                 connections.shutdown().await;
             }
         }
@@ -104,6 +110,7 @@ pub async fn serve(
 /// The pgwire handlers of almasql.
 struct AlmaHandlers {
     session_service: Arc<DfSessionService>,
+    extended: Arc<StreamingExtendedHandler>,
     startup: Arc<AlmaStartup>,
     cancel: Arc<DefaultCancelHandler>,
     errors: Arc<SqlStateErrors>,
@@ -112,8 +119,10 @@ struct AlmaHandlers {
 impl AlmaHandlers {
     fn new(ctx: Arc<SessionContext>) -> Self {
         let connections = Arc::new(ConnectionManager::new());
+        let session_service = Arc::new(DfSessionService::new(ctx));
         Self {
-            session_service: Arc::new(DfSessionService::new(ctx)),
+            extended: Arc::new(StreamingExtendedHandler::new(session_service.clone())),
+            session_service,
             startup: Arc::new(AlmaStartup {
                 connections: connections.clone(),
             }),
@@ -129,7 +138,7 @@ impl PgWireServerHandlers for AlmaHandlers {
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.session_service.clone()
+        self.extended.clone()
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {

@@ -53,7 +53,9 @@ pub fn of_datafusion(err: &DataFusionError) -> &'static str {
             match e.as_ref() {
                 FieldNotFound { .. } => UNDEFINED_COLUMN,
                 AmbiguousReference { .. } => AMBIGUOUS_COLUMN,
-                DuplicateQualifiedField { .. } | DuplicateUnqualifiedField { .. } => DUPLICATE_COLUMN,
+                DuplicateQualifiedField { .. } | DuplicateUnqualifiedField { .. } => {
+                    DUPLICATE_COLUMN
+                }
             }
         }
         DataFusionError::Plan(msg) => of_plan_message(msg),
@@ -73,7 +75,9 @@ fn of_plan_message(msg: &str) -> &'static str {
         UNDEFINED_FUNCTION
     } else if lower.starts_with("table '") && lower.contains("not found") {
         UNDEFINED_TABLE
-    } else if lower.contains("already exists") && (lower.contains("table") || lower.contains("view")) {
+    } else if lower.contains("already exists")
+        && (lower.contains("table") || lower.contains("view"))
+    {
         DUPLICATE_TABLE
     } else if lower.contains("column") && lower.contains("not found") {
         UNDEFINED_COLUMN

@@ -14,12 +14,17 @@ fn query(format: &str, sql: &str) -> std::process::Output {
         .expect("run almasql query")
 }
 
-const SQL: &str = "select antenna, pad from ops.antennas where antenna in ('DV07', 'CM01') order by antenna";
+const SQL: &str =
+    "select antenna, pad from ops.antennas where antenna in ('DV07', 'CM01') order by antenna";
 
 #[test]
 fn query_prints_table_csv_and_json() {
     let out = query("table", SQL);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("| antenna | pad  |"), "{table}");
     assert!(table.contains("| CM01    | J501 |"), "{table}");
@@ -44,7 +49,10 @@ fn query_fails_with_the_error_message() {
     let out = query("table", "select * from ops.nope");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ops.nope") && stderr.contains("not found"), "{stderr}");
+    assert!(
+        stderr.contains("ops.nope") && stderr.contains("not found"),
+        "{stderr}"
+    );
 }
 
 fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -54,7 +62,11 @@ fn read_tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 walk(root, &path, out);
             } else {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 out.insert(rel, std::fs::read(&path).unwrap());
             }
         }
@@ -80,22 +92,40 @@ fn demo_data_is_byte_identical_for_the_same_seed() {
     let a = gen_into("a", "7");
     let b = gen_into("b", "7");
     let c = gen_into("c", "8");
-    assert!(a.len() > 200, "expected the whole dataset, got {} files", a.len());
+    assert!(
+        a.len() > 200,
+        "expected the whole dataset, got {} files",
+        a.len()
+    );
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (name, bytes) in &a {
-        assert!(bytes == &b[name], "{name} differs between two runs with the same seed");
+        assert!(
+            bytes == &b[name],
+            "{name} differs between two runs with the same seed"
+        );
     }
     let differing = a.iter().filter(|(k, v)| c.get(*k) != Some(v)).count();
-    assert!(differing > a.len() / 2, "another seed changed only {differing} files");
+    assert!(
+        differing > a.len() / 2,
+        "another seed changed only {differing} files"
+    );
 }
 
 #[test]
 fn bad_config_is_rejected_naming_the_key_and_file() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        ("unknown.toml", "listen = \"127.0.0.1:5433\"\nlisten_adress = \"x\"\n", "listen_adress"),
+        (
+            "unknown.toml",
+            "listen = \"127.0.0.1:5433\"\nlisten_adress = \"x\"\n",
+            "listen_adress",
+        ),
         ("type.toml", "[demo]\nscale = \"large\"\n", "demo.scale"),
-        ("source.toml", "[[sources]]\nname = \"ops.x\"\nkind = \"csv\"\nlocation = \"/x.csv\"\nseparator = \";\"\n", "separator"),
+        (
+            "source.toml",
+            "[[sources]]\nname = \"ops.x\"\nkind = \"csv\"\nlocation = \"/x.csv\"\nseparator = \";\"\n",
+            "separator",
+        ),
     ];
     for (file, text, key) in cases {
         let path = tmp.path().join(file);
@@ -107,8 +137,14 @@ fn bad_config_is_rejected_naming_the_key_and_file() {
             .unwrap();
         assert!(!out.status.success(), "{file} was accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(key), "{file}: error does not name `{key}`: {stderr}");
-        assert!(stderr.contains(file), "{file}: error does not name the file: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{file}: error does not name `{key}`: {stderr}"
+        );
+        assert!(
+            stderr.contains(file),
+            "{file}: error does not name the file: {stderr}"
+        );
     }
 }
 
@@ -122,10 +158,20 @@ fn example_config_is_valid_and_serves_its_sources() {
     std::os::unix::fs::symlink(root.join("config"), tmp.path().join("config")).unwrap();
     let out = almasql()
         .current_dir(tmp.path())
-        .args(["query", "select count(*) as n from ops.shifts", "--format", "csv", "--config"])
+        .args([
+            "query",
+            "select count(*) as n from ops.shifts",
+            "--format",
+            "csv",
+            "--config",
+        ])
         .arg(root.join("config/almasql.example.toml"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "n\n3\n");
 }

@@ -10,7 +10,9 @@ use tokio_postgres::Row;
 use crate::common::TestServer;
 
 async fn run_example(client: &tokio_postgres::Client, name: &str) -> Vec<Row> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/examples").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sql/examples")
+        .join(name);
     let sql = std::fs::read_to_string(&path).unwrap();
     client
         .query(sql.as_str(), &[])
@@ -31,7 +33,13 @@ async fn example_queries_find_the_planted_faults() {
         .collect();
     let planted: BTreeSet<(String, i16, String)> = PLANTED_DRIFTS
         .iter()
-        .map(|d| (d.antenna.to_string(), d.polarization, d.baseband.to_string()))
+        .map(|d| {
+            (
+                d.antenna.to_string(),
+                d.polarization,
+                d.baseband.to_string(),
+            )
+        })
         .collect();
     assert_eq!(top, planted);
     for r in &rows[..4] {
@@ -58,7 +66,10 @@ async fn example_queries_find_the_planted_faults() {
     let mut ranked: Vec<&str> = EXECUTIVE_SHARES.iter().map(|(e, _)| *e).collect();
     ranked.truncate(names.len());
     assert!(names.len() >= 4, "{names:?}");
-    assert_eq!(names[..2].iter().collect::<BTreeSet<_>>(), ranked[..2].iter().collect::<BTreeSet<_>>());
+    assert_eq!(
+        names[..2].iter().collect::<BTreeSet<_>>(),
+        ranked[..2].iter().collect::<BTreeSet<_>>()
+    );
     assert_eq!(names[2..], ranked[2..], "{names:?}");
     let total: f64 = rows.iter().map(|r| r.get::<_, f64>(2)).sum();
     assert!((total - 100.0).abs() < 0.5, "{total}");

@@ -8,7 +8,13 @@ fn psql(server: &TestServer, args: &[&str]) -> String {
     let output = Command::new("psql")
         .args(["-X", "-v", "ON_ERROR_STOP=1", "-h"])
         .arg(server.addr.ip().to_string())
-        .args(["-p", &server.addr.port().to_string(), "-U", "almasql", "almasql"])
+        .args([
+            "-p",
+            &server.addr.port().to_string(),
+            "-U",
+            "almasql",
+            "almasql",
+        ])
         .args(args)
         .env("PGCONNECT_TIMEOUT", "10")
         .output()
@@ -72,17 +78,27 @@ fn psql_runs_a_query_and_reports_errors() {
         ],
     );
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 66, "{out}");
+    assert_eq!(lines.len(), 67, "{out}");
     assert_eq!(lines[0], "CM01|46080");
+    assert_eq!(lines[66], "|23040", "the weather rows have no antenna");
 
     let output = Command::new("psql")
         .args(["-X", "-v", "ON_ERROR_STOP=1", "-h"])
         .arg(server.addr.ip().to_string())
-        .args(["-p", &server.addr.port().to_string(), "-U", "almasql", "almasql"])
+        .args([
+            "-p",
+            &server.addr.port().to_string(),
+            "-U",
+            "almasql",
+            "almasql",
+        ])
         .args(["-c", "select * from nope"])
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("ERROR") && stderr.contains("nope"), "{stderr}");
+    assert!(
+        stderr.contains("ERROR") && stderr.contains("nope"),
+        "{stderr}"
+    );
 }

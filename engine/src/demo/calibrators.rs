@@ -10,11 +10,36 @@ use crate::error::Result;
 
 /// The survey's calibrators (real ALMA grid calibrators).
 pub const SOURCES: [&str; 30] = [
-    "J0006-0623", "J0237+2848", "J0238+1636", "J0319+4130", "J0423-0120", "J0510+1800",
-    "J0522-3627", "J0538-4405", "J0635-7516", "J0750+1231", "J0854+2006", "J1037-2934",
-    "J1058+0133", "J1229+0203", "J1256-0547", "J1337-1257", "J1427-4206", "J1517-2422",
-    "J1550+0527", "J1625-2527", "J1733-1304", "J1751+0939", "J1924-2914", "J2000-1748",
-    "J2025+3343", "J2148+0657", "J2232+1143", "J2253+1608", "J2258-2758", "J2357-5311",
+    "J0006-0623",
+    "J0237+2848",
+    "J0238+1636",
+    "J0319+4130",
+    "J0423-0120",
+    "J0510+1800",
+    "J0522-3627",
+    "J0538-4405",
+    "J0635-7516",
+    "J0750+1231",
+    "J0854+2006",
+    "J1037-2934",
+    "J1058+0133",
+    "J1229+0203",
+    "J1256-0547",
+    "J1337-1257",
+    "J1427-4206",
+    "J1517-2422",
+    "J1550+0527",
+    "J1625-2527",
+    "J1733-1304",
+    "J1751+0939",
+    "J1924-2914",
+    "J2000-1748",
+    "J2025+3343",
+    "J2148+0657",
+    "J2232+1143",
+    "J2253+1608",
+    "J2258-2758",
+    "J2357-5311",
 ];
 
 /// Days the survey covers before the end of the dataset.
@@ -40,9 +65,13 @@ pub fn write(out: &Path, spec: &Spec) -> Result<u64> {
         let flux_b3 = 0.2 + 4.0 * rng.uniform() * rng.uniform();
         let alpha = -0.7 + 0.3 * rng.normal();
         for (band, freq) in [(3, 91.5), (6, 233.0), (7, 343.5)] {
-            let stale = STALE_CALIBRATORS.iter().find(|(s, b, _)| *s == source && *b == band);
+            let stale = STALE_CALIBRATORS
+                .iter()
+                .find(|(s, b, _)| *s == source && *b == band);
             let last = match stale {
-                Some((_, _, days)) => end - *days as f64 * DAY_US - 3.6e9 * (2.0 + 6.0 * rng.uniform()),
+                Some((_, _, days)) => {
+                    end - *days as f64 * DAY_US - 3.6e9 * (2.0 + 6.0 * rng.uniform())
+                }
                 None => end - DAY_US * (0.2 + 4.0 * rng.uniform()),
             };
             // Walk back from the last observation to the start of the survey.
@@ -63,8 +92,9 @@ pub fn write(out: &Path, spec: &Spec) -> Result<u64> {
         }
     }
     rows.sort();
-    let mut csv =
-        String::from("source,ra_deg,dec_deg,band,frequency_ghz,flux_jy,flux_error_jy,observed_at\n");
+    let mut csv = String::from(
+        "source,ra_deg,dec_deg,band,frequency_ghz,flux_jy,flux_error_jy,observed_at\n",
+    );
     for (_, line) in &rows {
         writeln!(csv, "{line}").expect("write to string");
     }

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::Spec;
 use super::antennas::ANTENNAS;
 use super::rng::DemoRng;
 use super::write::atomic;
-use super::Spec;
 use crate::error::Result;
 
 /// Issues per page of the export.
@@ -31,13 +31,48 @@ struct Ticket {
 
 /// The planted tickets: (summary, antenna, component, status).
 const PLANTED: [(&str, &str, &str, &str); 7] = [
-    ("DV07 IFProc1 BB_3 total power drifting upwards", "DV07", "IFProc", "Open"),
-    ("DA44: IFProc0 BB_1 detector total power decreasing", "DA44", "IFProc", "In Progress"),
-    ("LO2BBpr2 frequency offset errors on DV11", "DV11", "LO2", "Open"),
-    ("DA58 LO2BBpr0 reports frequency offsets every few hours", "DA58", "LO2", "Open"),
-    ("CM05 LO2BBpr1 frequency offset alarms", "CM05", "LO2", "Resolved"),
-    ("Frequent photonic reference lock loss at DV18 LORR", "DV18", "LORR", "Open"),
-    ("DA49 LORR loses photonic reference lock at night", "DA49", "LORR", "In Progress"),
+    (
+        "DV07 IFProc1 BB_3 total power drifting upwards",
+        "DV07",
+        "IFProc",
+        "Open",
+    ),
+    (
+        "DA44: IFProc0 BB_1 detector total power decreasing",
+        "DA44",
+        "IFProc",
+        "In Progress",
+    ),
+    (
+        "LO2BBpr2 frequency offset errors on DV11",
+        "DV11",
+        "LO2",
+        "Open",
+    ),
+    (
+        "DA58 LO2BBpr0 reports frequency offsets every few hours",
+        "DA58",
+        "LO2",
+        "Open",
+    ),
+    (
+        "CM05 LO2BBpr1 frequency offset alarms",
+        "CM05",
+        "LO2",
+        "Resolved",
+    ),
+    (
+        "Frequent photonic reference lock loss at DV18 LORR",
+        "DV18",
+        "LORR",
+        "Open",
+    ),
+    (
+        "DA49 LORR loses photonic reference lock at night",
+        "DA49",
+        "LORR",
+        "In Progress",
+    ),
 ];
 
 fn jira_time(us: i64) -> String {
@@ -91,12 +126,30 @@ pub fn write(out: &Path, spec: &Spec) -> Result<u64> {
         let antenna = ANTENNAS[rng.below(ANTENNAS.len() as u64) as usize].name;
         let with_antenna = rng.chance(0.8);
         tickets.push(Ticket {
-            summary: if with_antenna { format!("{antenna}: {topic}") } else { format!("{topic} (several antennas)") },
+            summary: if with_antenna {
+                format!("{antenna}: {topic}")
+            } else {
+                format!("{topic} (several antennas)")
+            },
             description: format!("{topic}.\nObserved by the AoD during the night shift."),
             issue_type: *rng.weighted(&[("Bug", 0.6), ("Task", 0.3), ("Improvement", 0.1)]),
-            status: *rng.weighted(&[("Open", 0.35), ("In Progress", 0.2), ("Resolved", 0.3), ("Closed", 0.15)]),
-            priority: *rng.weighted(&[("Blocker", 0.05), ("Critical", 0.15), ("Major", 0.5), ("Minor", 0.3)]),
-            labels: if with_antenna { vec![antenna.to_string()] } else { vec![] },
+            status: *rng.weighted(&[
+                ("Open", 0.35),
+                ("In Progress", 0.2),
+                ("Resolved", 0.3),
+                ("Closed", 0.15),
+            ]),
+            priority: *rng.weighted(&[
+                ("Blocker", 0.05),
+                ("Critical", 0.15),
+                ("Major", 0.5),
+                ("Minor", 0.3),
+            ]),
+            labels: if with_antenna {
+                vec![antenna.to_string()]
+            } else {
+                vec![]
+            },
             component,
             antenna: with_antenna.then_some(antenna),
             created_us: spec.start_us() + (rng.uniform() * span) as i64 / 1000 * 1000,
@@ -146,7 +199,10 @@ pub fn write(out: &Path, spec: &Spec) -> Result<u64> {
             "issues": chunk,
         });
         let text = serde_json::to_string_pretty(&body).expect("json serializes");
-        atomic(&out.join(format!("jira/search-{page:03}.json")), text.as_bytes())?;
+        atomic(
+            &out.join(format!("jira/search-{page:03}.json")),
+            text.as_bytes(),
+        )?;
     }
     Ok(total as u64)
 }

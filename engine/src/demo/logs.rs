@@ -57,52 +57,71 @@ fn timestamp(us: i64) -> String {
 fn routine(rng: &mut DemoRng, host: &str, process: &str, us: i64, log_id: u64) -> String {
     let level = *rng.weighted(&LEVELS);
     let antenna = ANTENNAS[rng.below(ANTENNAS.len() as u64) as usize].name;
-    let (file, routine, source, message, data): (&str, &str, String, String, Vec<(&str, String)>) = match host {
-        "gas01" => match rng.below(4) {
-            0 => (
-                "MountImpl.cpp",
-                "MountImpl::setPointingModel",
-                format!("CONTROL/{antenna}/Mount"),
-                format!("Pointing model updated for {antenna}: 22 terms, rms 1.{}\"", rng.below(9)),
-                vec![],
-            ),
-            1 => (
-                "IFProcImpl.cpp",
-                "IFProcImpl::updateThreadAction",
-                format!("CONTROL/{antenna}/IFProc{}", rng.below(2)),
-                format!("Total power detector readings <BB_1..BB_4> within limits & gains set to {} dB", rng.below(16)),
-                vec![("Gain", format!("{}", rng.below(16)))],
-            ),
-            2 => (
-                "LO2Impl.cpp",
-                "LO2Impl::setFrequency",
-                format!("CONTROL/{antenna}/LO2BBpr{}", rng.below(4)),
-                format!("LO2 tuned to {:.6} GHz", 8.0 + 6.0 * rng.uniform()),
-                vec![],
+    let (file, routine, source, message, data): (&str, &str, String, String, Vec<(&str, String)>) =
+        match host {
+            "gas01" => match rng.below(4) {
+                0 => (
+                    "MountImpl.cpp",
+                    "MountImpl::setPointingModel",
+                    format!("CONTROL/{antenna}/Mount"),
+                    format!(
+                        "Pointing model updated for {antenna}: 22 terms, rms 1.{}\"",
+                        rng.below(9)
+                    ),
+                    vec![],
+                ),
+                1 => (
+                    "IFProcImpl.cpp",
+                    "IFProcImpl::updateThreadAction",
+                    format!("CONTROL/{antenna}/IFProc{}", rng.below(2)),
+                    format!(
+                        "Total power detector readings <BB_1..BB_4> within limits & gains set to {} dB",
+                        rng.below(16)
+                    ),
+                    vec![("Gain", format!("{}", rng.below(16)))],
+                ),
+                2 => (
+                    "LO2Impl.cpp",
+                    "LO2Impl::setFrequency",
+                    format!("CONTROL/{antenna}/LO2BBpr{}", rng.below(4)),
+                    format!("LO2 tuned to {:.6} GHz", 8.0 + 6.0 * rng.uniform()),
+                    vec![],
+                ),
+                _ => (
+                    "AntennaImpl.cpp",
+                    "AntennaImpl::checkStatus",
+                    format!("CONTROL/{antenna}"),
+                    format!(
+                        "Antenna {antenna} status:\n  drive: OK\n  cryostat: {:.2} K",
+                        3.9 + 0.3 * rng.uniform()
+                    ),
+                    vec![],
+                ),
+            },
+            "gas02" => (
+                "CDPMasterImpl.java",
+                "alma.Correlator.CDPMasterImpl.processSubscan",
+                "CORR/CDP_MASTER".to_string(),
+                format!(
+                    "Subscan {} processed: {} baselines, dump time 0.{}s",
+                    rng.below(900),
+                    2016 + rng.below(100),
+                    1 + rng.below(9)
+                ),
+                vec![("Subarray", "Array001".to_string())],
             ),
             _ => (
-                "AntennaImpl.cpp",
-                "AntennaImpl::checkStatus",
-                format!("CONTROL/{antenna}"),
-                format!("Antenna {antenna} status:\n  drive: OK\n  cryostat: {:.2} K", 3.9 + 0.3 * rng.uniform()),
+                "SchedulingMaster.java",
+                "alma.scheduling.master.SchedulingMaster.runQueue",
+                "OBOPS/SCHEDULING_MASTER".to_string(),
+                format!(
+                    "Queue updated: {} SBs runnable at LST {:.2} h",
+                    10 + rng.below(90),
+                    24.0 * rng.uniform()
+                ),
                 vec![],
             ),
-        },
-        "gas02" => (
-            "CDPMasterImpl.java",
-            "alma.Correlator.CDPMasterImpl.processSubscan",
-            "CORR/CDP_MASTER".to_string(),
-            format!("Subscan {} processed: {} baselines, dump time 0.{}s", rng.below(900), 2016 + rng.below(100), 1 + rng.below(9)),
-            vec![("Subarray", "Array001".to_string())],
-        ),
-        _ => (
-            "SchedulingMaster.java",
-            "alma.scheduling.master.SchedulingMaster.runQueue",
-            "OBOPS/SCHEDULING_MASTER".to_string(),
-            format!("Queue updated: {} SBs runnable at LST {:.2} h", 10 + rng.below(90), 24.0 * rng.uniform()),
-            vec![],
-        ),
-    };
+        };
     let line = 100 + rng.below(2000);
     let thread = ["main", "RequestProcessor-3", "MonitorThread", "Worker-1"][rng.below(4) as usize];
     let mut xml = format!(
@@ -112,7 +131,11 @@ fn routine(rng: &mut DemoRng, host: &str, process: &str, us: i64, log_id: u64) -
         escape(&source)
     );
     if host == "gas01" {
-        write!(xml, " Audience=\"Developer\" Array=\"Array001\" Antenna=\"{antenna}\"").expect("write");
+        write!(
+            xml,
+            " Audience=\"Developer\" Array=\"Array001\" Antenna=\"{antenna}\""
+        )
+        .expect("write");
     }
     if level == "Trace" && data.is_empty() {
         xml.push_str(" />");
@@ -164,7 +187,12 @@ fn malformed(kind: u32, us: i64) -> (String, &'static str) {
 }
 
 /// Writes the log files of one day; returns (well-formed records, broken ones).
-pub fn write_day(out: &Path, spec: &Spec, weather: &Weather, day: u32) -> Result<(u64, Vec<MalformedRecord>)> {
+pub fn write_day(
+    out: &Path,
+    spec: &Spec,
+    weather: &Weather,
+    day: u32,
+) -> Result<(u64, Vec<MalformedRecord>)> {
     let mut rng = DemoRng::new(spec.seed, &format!("logs/{day}"));
     let mut total = 0;
     let mut broken = vec![];
@@ -183,14 +211,19 @@ pub fn write_day(out: &Path, spec: &Spec, weather: &Weather, day: u32) -> Result
             }
             if *host == "gas01" {
                 for antenna in ANTENNAS.iter().map(|a| a.name) {
-                    let factor = LOCK_LOSS.iter().find(|(a, _)| *a == antenna).map_or(1.0, |l| l.1);
+                    let factor = LOCK_LOSS
+                        .iter()
+                        .find(|(a, _)| *a == antenna)
+                        .map_or(1.0, |l| l.1);
                     let max_rate = LOCK_LOSS_BASE_PER_HOUR * factor * LOCK_LOSS_COLD_FACTOR;
                     for _ in 0..rng.poisson(max_rate) {
                         let offset_ms = rng.below(3_600_000) as i64;
-                        let minute = (day as usize * 24 + hour as usize) * 60 + (offset_ms / 60_000) as usize;
+                        let minute = (day as usize * 24 + hour as usize) * 60
+                            + (offset_ms / 60_000) as usize;
                         let temperature = weather.temperature(minute);
                         // Thinning: keep every cold candidate, a quarter of the others.
-                        let keep = temperature < LOCK_LOSS_COLD_BELOW_C || rng.chance(1.0 / LOCK_LOSS_COLD_FACTOR);
+                        let keep = temperature < LOCK_LOSS_COLD_BELOW_C
+                            || rng.chance(1.0 / LOCK_LOSS_COLD_FACTOR);
                         if keep {
                             let us = hour_start + offset_ms * 1000;
                             log_id += 1;
@@ -208,8 +241,13 @@ pub fn write_day(out: &Path, spec: &Spec, weather: &Weather, day: u32) -> Result
                 .expect("valid hour")
                 .format("%Y-%m-%dT%H");
             let gz = hour % 6 == 0;
-            let rel = format!("logs/acs/{host}/{host}-{date}.xml{}", if gz { ".gz" } else { "" });
-            let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Log>\n<Header Name=\"NameForXmlDocument\" Type=\"LOGFILE\" />\n");
+            let rel = format!(
+                "logs/acs/{host}/{host}-{date}.xml{}",
+                if gz { ".gz" } else { "" }
+            );
+            let mut xml = String::from(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Log>\n<Header Name=\"NameForXmlDocument\" Type=\"LOGFILE\" />\n",
+            );
             total += records.len() as u64;
             for (i, r) in records.iter().enumerate() {
                 xml.push_str(&r.xml);

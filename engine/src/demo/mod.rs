@@ -127,7 +127,8 @@ pub const PLANTED_DRIFTS: [PlantedDrift; 4] = [
 pub const LO2_BACKGROUND_PER_DAY: f64 = 0.4;
 
 /// Modules with many LO2 frequency offsets: (antenna, baseband pair, events per day).
-pub const DOMINANT_LO2: [(&str, i16, f64); 3] = [("DV11", 2, 12.0), ("DA58", 0, 9.0), ("CM05", 1, 6.0)];
+pub const DOMINANT_LO2: [(&str, i16, f64); 3] =
+    [("DV11", 2, 12.0), ("DA58", 0, 9.0), ("CM05", 1, 6.0)];
 
 /// Photonic-reference lock losses per antenna per hour, before factors.
 pub const LOCK_LOSS_BASE_PER_HOUR: f64 = 0.004;
@@ -273,10 +274,16 @@ pub fn generate(out: &Path, scale: u32, seed: u64, progress: &dyn Progress) -> R
     rows("ops.antennas", antennas::write(out)?);
     progress.step("ops.antennas");
     for day in 0..spec.days() {
-        rows("monitor.samples", monitor::write_samples_day(out, &spec, &weather, day)?);
+        rows(
+            "monitor.samples",
+            monitor::write_samples_day(out, &spec, &weather, day)?,
+        );
         progress.step("monitor.samples");
     }
-    rows("monitor.lo2_frequency_offsets", monitor::write_lo2(out, &spec)?);
+    rows(
+        "monitor.lo2_frequency_offsets",
+        monitor::write_lo2(out, &spec)?,
+    );
     progress.step("monitor.lo2_frequency_offsets");
     let (projects, executions) = ops::write(out, &spec)?;
     rows("ops.projects", projects);
@@ -309,7 +316,9 @@ pub fn read_manifest(dir: &Path) -> Option<Manifest> {
 /// version, generating it when it does not. Returns whether it generated.
 pub fn ensure(dir: &Path, scale: u32, seed: u64, progress: &dyn Progress) -> Result<bool> {
     match read_manifest(dir) {
-        Some(m) if m.generator_version == GENERATOR_VERSION && m.scale == scale && m.seed == seed => {
+        Some(m)
+            if m.generator_version == GENERATOR_VERSION && m.scale == scale && m.seed == seed =>
+        {
             Ok(false)
         }
         _ => {

@@ -95,12 +95,15 @@ pub fn write_samples_day(out: &Path, spec: &Spec, weather: &Weather, day: u32) -
         for pol in 0..2i16 {
             let device = if pol == 0 { "IFProc0" } else { "IFProc1" };
             for baseband in BASEBANDS {
-                let mut chan = DemoRng::new(spec.seed, &format!("monitor.samples/channel/{antenna}/{pol}/{baseband}"));
+                let mut chan = DemoRng::new(
+                    spec.seed,
+                    &format!("monitor.samples/channel/{antenna}/{pol}/{baseband}"),
+                );
                 let base = 0.9 + 0.8 * chan.uniform();
                 let temp_coeff = 0.0004 * chan.normal();
-                let drift = PLANTED_DRIFTS
-                    .iter()
-                    .find(|d| d.antenna == antenna && d.polarization == pol && d.baseband == baseband);
+                let drift = PLANTED_DRIFTS.iter().find(|d| {
+                    d.antenna == antenna && d.polarization == pol && d.baseband == baseband
+                });
                 for m in 0..1440 {
                     let minute = day as usize * 1440 + m;
                     let t_days = minute as f64 / 1440.0;
@@ -130,17 +133,37 @@ pub fn write_samples_day(out: &Path, spec: &Spec, weather: &Weather, day: u32) -
         let t = day_start + m as i64 * MINUTE_US;
         let temp = weather.temperature(minute);
         let points = [
-            ("AMBIENT_TEMPERATURE", (temp * 100.0).round() / 100.0, "degC"),
-            ("PRESSURE", (555.0 + 0.8 * wx.normal() * 10.0).round() / 10.0, "hPa"),
-            ("RELATIVE_HUMIDITY", (20.0 - 2.0 * temp + 3.0 * wx.normal()).clamp(2.0, 100.0).round(), "%"),
-            ("WIND_SPEED", ((6.0 + 3.0 * wx.normal()).abs() * 10.0).round() / 10.0, "m/s"),
+            (
+                "AMBIENT_TEMPERATURE",
+                (temp * 100.0).round() / 100.0,
+                "degC",
+            ),
+            (
+                "PRESSURE",
+                (555.0 + 0.8 * wx.normal() * 10.0).round() / 10.0,
+                "hPa",
+            ),
+            (
+                "RELATIVE_HUMIDITY",
+                (20.0 - 2.0 * temp + 3.0 * wx.normal())
+                    .clamp(2.0, 100.0)
+                    .round(),
+                "%",
+            ),
+            (
+                "WIND_SPEED",
+                ((6.0 + 3.0 * wx.normal()).abs() * 10.0).round() / 10.0,
+                "m/s",
+            ),
         ];
         for (point, value, unit) in points {
             cols.push(t, None, "MeteoCentral", point, None, None, value, unit);
         }
     }
     let rows = cols.time.len() as u64;
-    let date = chrono::DateTime::from_timestamp_micros(day_start).expect("valid day").format("%Y-%m-%d");
+    let date = chrono::DateTime::from_timestamp_micros(day_start)
+        .expect("valid day")
+        .format("%Y-%m-%d");
     parquet(
         &out.join(format!("monitor/samples/date={date}/samples.parquet")),
         &cols.into_batch(),
@@ -155,7 +178,9 @@ pub fn write_lo2(out: &Path, spec: &Spec) -> Result<u64> {
     let mut events: Vec<(i64, &'static str, i16, f64)> = vec![];
     for antenna in ANTENNAS.iter().map(|a| a.name) {
         for pair in 0..4i16 {
-            let dominant = DOMINANT_LO2.iter().find(|(a, p, _)| *a == antenna && *p == pair);
+            let dominant = DOMINANT_LO2
+                .iter()
+                .find(|(a, p, _)| *a == antenna && *p == pair);
             let per_day = dominant.map_or(LO2_BACKGROUND_PER_DAY, |d| d.2);
             let n = rng.poisson(per_day * f64::from(spec.days()));
             for _ in 0..n {
@@ -171,9 +196,14 @@ pub fn write_lo2(out: &Path, spec: &Spec) -> Result<u64> {
     let batch = RecordBatch::try_new(
         Arc::new(tables::lo2_schema()),
         vec![
-            arc(TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| e.0)).with_timezone("UTC")),
+            arc(
+                TimestampMicrosecondArray::from_iter_values(events.iter().map(|e| e.0))
+                    .with_timezone("UTC"),
+            ),
             arc(StringArray::from_iter_values(events.iter().map(|e| e.1))),
-            arc(StringArray::from_iter_values(events.iter().map(|e| DEVICES[e.2 as usize]))),
+            arc(StringArray::from_iter_values(
+                events.iter().map(|e| DEVICES[e.2 as usize]),
+            )),
             arc(Int16Array::from_iter_values(events.iter().map(|e| e.2))),
             arc(Float64Array::from_iter_values(events.iter().map(|e| e.3))),
         ],

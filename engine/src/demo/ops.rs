@@ -52,10 +52,17 @@ pub fn write(out: &Path, spec: &Spec) -> Result<(u64, u64)> {
         let hours = (0.5 + 8.0 * -(1.0 - rng.uniform()).ln()).min(50.0);
         let array = *rng.weighted(&[("12m", 0.8), ("7m", 0.15), ("TP", 0.05)]);
         let grade = *rng.weighted(&[("A", 0.3), ("B", 0.45), ("C", 0.25)]);
-        let suffix = if array == "12m" && rng.chance(0.1) { "L" } else { "S" };
+        let suffix = if array == "12m" && rng.chance(0.1) {
+            "L"
+        } else {
+            "S"
+        };
         let code = format!("2025.1.{:05}.{suffix}", 10 + i * 7);
-        writeln!(csv, "{code},{executive},{band},{hours:.1},{ra:.4},{dec:.4},{array},{grade}")
-            .expect("write to string");
+        writeln!(
+            csv,
+            "{code},{executive},{band},{hours:.1},{ra:.4},{dec:.4},{array},{grade}"
+        )
+        .expect("write to string");
         projects.push(Project {
             code,
             executive,
@@ -72,7 +79,10 @@ pub fn write(out: &Path, spec: &Spec) -> Result<(u64, u64)> {
     let mut n = 0u64;
     while t < spec.end_us() {
         let executive = *rng.weighted(&EXECUTIVE_SHARES);
-        let candidates: Vec<&Project> = projects.iter().filter(|p| p.executive == executive).collect();
+        let candidates: Vec<&Project> = projects
+            .iter()
+            .filter(|p| p.executive == executive)
+            .collect();
         let p = if candidates.is_empty() {
             &projects[rng.below(projects.len() as u64) as usize]
         } else {

@@ -90,8 +90,14 @@ mod tests {
     fn streams_are_reproducible_and_distinct() {
         let a: Vec<u64> = (0..4).map(|_| DemoRng::new(1, "a").next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(DemoRng::new(1, "a").next_u64(), DemoRng::new(1, "b").next_u64());
-        assert_ne!(DemoRng::new(1, "a").next_u64(), DemoRng::new(2, "a").next_u64());
+        assert_ne!(
+            DemoRng::new(1, "a").next_u64(),
+            DemoRng::new(1, "b").next_u64()
+        );
+        assert_ne!(
+            DemoRng::new(1, "a").next_u64(),
+            DemoRng::new(2, "a").next_u64()
+        );
     }
 
     #[test]

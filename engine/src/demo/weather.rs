@@ -1,8 +1,8 @@
 //! The ambient weather at the array, shared by the monitor data and the logs
 //! so that lock losses correlate with the temperature the monitor data shows.
 
-use super::rng::DemoRng;
 use super::Spec;
+use super::rng::DemoRng;
 
 /// A deterministic weather history at 1-minute resolution.
 #[derive(Debug)]

@@ -28,7 +28,9 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// `created_by` so the bytes do not depend on the library version).
 pub fn parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by("almasql demo generator".to_string())
         .build();
@@ -58,7 +60,9 @@ fn demo_err(path: &Path, e: impl std::fmt::Display) -> EngineError {
 }
 
 /// Shorthand for an `Arc`'d array.
-pub fn arc<A: datafusion::arrow::array::Array + 'static>(a: A) -> Arc<dyn datafusion::arrow::array::Array> {
+pub fn arc<A: datafusion::arrow::array::Array + 'static>(
+    a: A,
+) -> Arc<dyn datafusion::arrow::array::Array> {
     Arc::new(a)
 }
 
