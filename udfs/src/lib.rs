@@ -12,6 +12,8 @@
 //! The reference page `docs/functions.md` is generated from the functions'
 //! own documentation by [`docs::render_markdown`].
 
+#![deny(missing_docs)]
+
 use std::sync::Arc;
 
 use datafusion::catalog::TableFunctionImpl;

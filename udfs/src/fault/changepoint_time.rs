@@ -40,6 +40,7 @@ use crate::common::{
     ),
     related_udf(name = "drift_slope")
 )]
+/// The `changepoint_time` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ChangepointTime {
     signature: Signature,

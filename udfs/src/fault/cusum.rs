@@ -41,6 +41,7 @@ use crate::common::{as_float64, float64_coercion, union_nulls};
     ),
     related_udf(name = "ewma")
 )]
+/// The `cusum` window function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Cusum {
     signature: Signature,

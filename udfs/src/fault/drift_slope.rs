@@ -45,6 +45,7 @@ use crate::common::{Ticks, as_float64, float64_coercion, ticks_per_day, timestam
     ),
     related_udf(name = "changepoint_time")
 )]
+/// The `drift_slope` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DriftSlope {
     signature: Signature,

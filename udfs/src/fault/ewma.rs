@@ -38,6 +38,7 @@ use crate::common::{as_float64, float64_coercion, union_nulls};
     ),
     related_udf(name = "cusum")
 )]
+/// The `ewma` window function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Ewma {
     signature: Signature,

@@ -32,6 +32,7 @@ use crate::common::{as_float64, float64_coercion};
     argument(name = "value", description = "Values, any numeric type."),
     related_udf(name = "robust_zscore")
 )]
+/// The `mad` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Mad {
     signature: Signature,

@@ -37,6 +37,7 @@ use crate::common::{as_float64, float64_coercion};
 ```"#,
     argument(name = "value", description = "Values, any numeric type.")
 )]
+/// The `pairwise_pct_variation` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PairwisePctVariation {
     signature: Signature,

@@ -37,6 +37,7 @@ use crate::common::{as_float64, float64_coercion, float64_finite};
     argument(name = "value", description = "Values, any numeric type."),
     related_udf(name = "mad")
 )]
+/// The `robust_zscore` window function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RobustZscore {
     signature: Signature,

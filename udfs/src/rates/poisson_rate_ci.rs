@@ -45,6 +45,7 @@ const DEFAULT_CONFIDENCE: f64 = 0.95;
         description = "Two-sided confidence level in (0, 1); default 0.95."
     )
 )]
+/// The `poisson_rate_ci` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct PoissonRateCiFunc {
     signature: Signature,

@@ -43,6 +43,7 @@ pub const ALMA_BANDS: [(i32, f64, f64); 10] = [
         description = "Sky frequency in GHz, any numeric type."
     )
 )]
+/// The `alma_band` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AlmaBandFunc {
     signature: Signature,

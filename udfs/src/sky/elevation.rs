@@ -36,6 +36,7 @@ use crate::common::{
     argument(name = "ra_deg", description = "ICRS right ascension in degrees."),
     argument(name = "dec_deg", description = "ICRS declination in degrees.")
 )]
+/// The `elevation` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ElevationFunc {
     signature: Signature,

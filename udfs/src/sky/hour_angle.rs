@@ -40,6 +40,7 @@ use crate::common::{
         description = "Optional ICRS declination in degrees; when given, the apparent hour angle of the ICRS source is returned."
     )
 )]
+/// The `hour_angle` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct HourAngleFunc {
     signature: Signature,

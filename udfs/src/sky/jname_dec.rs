@@ -27,6 +27,7 @@ use crate::common::{Args, string_coercion};
     argument(name = "name", description = "Source name, any string type."),
     related_udf(name = "jname_ra")
 )]
+/// The `jname_dec` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct JnameDecFunc {
     signature: Signature,

@@ -27,6 +27,7 @@ use crate::common::{Args, string_coercion};
     argument(name = "name", description = "Source name, any string type."),
     related_udf(name = "jname_dec")
 )]
+/// The `jname_ra` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct JnameRaFunc {
     signature: Signature,

@@ -37,6 +37,7 @@ use crate::common::{Args, Ticks, as_float64, float64_coercion, timestamp_coercio
         description = "Optional east longitude in degrees; defaults to the ALMA site (−67.754929)."
     )
 )]
+/// The `lst` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct LstFunc {
     signature: Signature,

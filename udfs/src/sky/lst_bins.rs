@@ -33,6 +33,7 @@ const MIN_WIDTH_HOURS: f64 = 1.0 / 3600.0;
     ),
     related_udf(name = "lst_overlap_hours")
 )]
+/// The `lst_bins` table function.
 #[derive(Debug, Default)]
 pub struct LstBinsFunc;
 

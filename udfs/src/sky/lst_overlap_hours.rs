@@ -42,6 +42,7 @@ use crate::common::{Args, as_float64, float64_coercion, float64_finite, union_nu
     ),
     related_udf(name = "lst_bins")
 )]
+/// The `lst_overlap_hours` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct LstOverlapHoursFunc {
     signature: Signature,

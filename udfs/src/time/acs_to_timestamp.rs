@@ -31,6 +31,7 @@ use crate::common::{Args, UTC, as_int64, int64_coercion, utc_timestamp_type};
         description = "ACS time as a BIGINT count of 100 ns units since 1582-10-15T00:00:00 UTC (the Unix epoch is 122192928000000000)."
     )
 )]
+/// The `acs_to_timestamp` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct AcsToTimestampFunc {
     signature: Signature,

@@ -29,6 +29,7 @@ use crate::common::{Args, Ticks, UNIX_EPOCH_MJD, split_day, ticks_per_day, times
         description = "Timestamp of any precision, with or without a time zone (a timestamp without a zone is taken as UTC), or a string or date castable to one."
     )
 )]
+/// The `mjd` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MjdFunc {
     signature: Signature,

@@ -32,6 +32,7 @@ use crate::common::{
         description = "Modified Julian Date as a DOUBLE (days since 1858-11-17T00:00:00 UTC). NaN, infinities and dates outside the timestamp range are errors."
     )
 )]
+/// The `mjd_to_timestamp` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MjdToTimestampFunc {
     signature: Signature,

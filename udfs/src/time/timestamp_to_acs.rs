@@ -31,6 +31,7 @@ use crate::common::{Args, Ticks, timestamp_coercion};
         description = "Timestamp of any precision, with or without a time zone (a timestamp without a zone is taken as UTC), or a string or date castable to one."
     )
 )]
+/// The `timestamp_to_acs` scalar function.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TimestampToAcsFunc {
     signature: Signature,
