@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole almasql test suite, from a fresh clone: installs what the tests
-# need (psql), checks formatting, then builds and runs every test of every
+# need (psql, moto), checks formatting, then builds and runs every test of every
 # crate in release mode (one profile for `cargo run --release` and the tests,
 # so DataFusion is compiled once). Lints: `ALMASQL_CLIPPY=1 ./test.sh` also
 # runs clippy (a separate check pass over every dependency on a cold cache).
@@ -17,6 +17,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Python tools the tests start as real servers: moto (an S3-compatible
+# server) and boto3 to load it; http.server comes with Python.
+if ! python3 -c "import moto.server, boto3, flask_cors" >/dev/null 2>&1; then
+    echo "installing moto[server] and boto3 from PyPI (needed by the tests)"
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5,<6" "boto3>=1.34"
 fi
 
 cargo fmt --all -- --check

@@ -20,6 +20,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use almasql_connectors::acs::AcsLogOptions;
+use almasql_connectors::calibrators::CalibratorCatalogOptions;
+use almasql_connectors::monitor_text::MonitorTextOptions;
+use almasql_connectors::postgres::PostgresOptions;
+pub use almasql_connectors::object_stores::ObjectStoreConfig;
 use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
@@ -45,6 +50,9 @@ pub struct Config {
     /// The synthetic ALMA demo dataset; absent means no demo tables.
     #[serde(default)]
     pub demo: Option<DemoConfig>,
+    /// Object stores (S3, HTTP) that source locations may point into.
+    #[serde(default)]
+    pub object_stores: Vec<ObjectStoreConfig>,
     /// Tables over external data.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
@@ -71,6 +79,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             database: default_database(),
             demo: Some(DemoConfig::default()),
+            object_stores: vec![],
             sources: vec![],
         }
     }
@@ -115,6 +124,15 @@ pub enum SourceConfig {
     Csv(CsvSourceOptions),
     /// Newline-delimited JSON files.
     Json(FileSourceOptions),
+    /// ACS XML log files (`<name>` and `<name>_errors`).
+    AcsLogs(AcsLogOptions),
+    /// Monitor text files, one per antenna, device, point and day.
+    MonitorText(MonitorTextOptions),
+    /// The calibrator survey catalog (`<schema>.measurements` and
+    /// `<schema>.sources`), CSV or VOTable, local or over HTTP(S).
+    CalibratorCatalog(CalibratorCatalogOptions),
+    /// A PostgreSQL schema: every table of it, with SQL push-down.
+    Postgres(PostgresOptions),
 }
 
 /// Options shared by the file-based sources.
@@ -163,11 +181,20 @@ impl SourceConfig {
         match self {
             Self::Parquet(o) | Self::Json(o) => &o.name,
             Self::Csv(o) => &o.name,
+            Self::AcsLogs(o) => &o.name,
+            Self::MonitorText(o) => &o.name,
+            Self::CalibratorCatalog(o) => &o.schema,
+            Self::Postgres(o) => &o.schema,
         }
     }
 
-    /// Splits the name into schema and table.
+    /// Splits the name into schema and table (a catalog source names only
+    /// its schema: the table is `*`).
     pub fn schema_and_table(&self) -> Option<(&str, &str)> {
+        if let Self::CalibratorCatalog(_) | Self::Postgres(_) = self {
+            let schema = self.name();
+            return (!schema.is_empty() && !schema.contains('.')).then_some((schema, "*"));
+        }
         let (schema, table) = self.name().split_once('.')?;
         (!schema.is_empty() && !table.is_empty() && !table.contains('.')).then_some((schema, table))
     }
@@ -213,16 +240,30 @@ impl Config {
                 message,
             };
             if source.schema_and_table().is_none() {
-                return Err(error(format!(
-                    "`{}` is not of the form schema.table",
-                    source.name()
-                )));
+                return Err(error(match source {
+                    SourceConfig::CalibratorCatalog(_) | SourceConfig::Postgres(_) => {
+                        format!("`{}` is not a schema name", source.name())
+                    }
+                    _ => format!("`{}` is not of the form schema.table", source.name()),
+                }));
             }
             if !seen.insert(source.name()) {
                 return Err(error(format!(
                     "table `{}` is declared twice",
                     source.name()
                 )));
+            }
+        }
+        for (i, store) in self.object_stores.iter().enumerate() {
+            if !(store.url.starts_with("s3://")
+                || store.url.starts_with("http://")
+                || store.url.starts_with("https://"))
+            {
+                return Err(EngineError::Config {
+                    origin: origin.to_string(),
+                    key: format!("object_stores[{i}].url"),
+                    message: format!("`{}`: expected s3://, http:// or https://", store.url),
+                });
             }
         }
         if let Some(demo) = &self.demo
@@ -300,6 +341,42 @@ mod tests {
             "[[sources]]\nname = \"a.b\"\nkind = \"parquet\"\nlocation = \"/x\"\npath = \"/y\"",
         );
         assert!(e.contains("sources[0]") && e.contains("path"), "{e}");
+    }
+
+    #[test]
+    fn connector_sources_and_object_stores_parse() {
+        let config = Config::from_toml(
+            r#"
+            [[object_stores]]
+            url = "s3://alma-logs"
+            endpoint = "http://127.0.0.1:9000"
+            access_key_id = "AKIDEXAMPLE"
+            secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            allow_http = true
+            [[sources]]
+            name = "logs.acs"
+            kind = "acs_logs"
+            location = "s3://alma-logs/acs/"
+            [[sources]]
+            name = "monitor.text_samples"
+            kind = "monitor_text"
+            location = "/data/monitor-text/"
+            [[sources]]
+            kind = "calibrator_catalog"
+            location = "https://example.org/catalog.xml"
+            ttl_seconds = 60
+            "#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(config.sources.len(), 3);
+        assert_eq!(config.sources[2].schema_and_table(), Some(("calibrators", "*")));
+        // The secret never shows in debug output (and so in logs).
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("wJalrXUtnFEMI"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        let e = err("[[object_stores]]\nurl = \"ftp://x\"");
+        assert!(e.contains("object_stores[0].url"), "{e}");
     }
 
     #[test]

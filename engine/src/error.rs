@@ -44,6 +44,9 @@ pub enum EngineError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// A connector could not be set up.
+    #[error(transparent)]
+    Connector(#[from] almasql_connectors::ConnectorError),
     /// Registering a source or planning a query failed.
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),

@@ -2,6 +2,7 @@
 //! synthetic ALMA demo dataset. Knows DataFusion, not the wire protocol.
 
 pub mod config;
+pub mod dashboards;
 pub mod demo;
 pub mod error;
 pub mod pg_compat;

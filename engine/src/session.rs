@@ -17,6 +17,11 @@ use datafusion::prelude::{SessionConfig, SessionContext, col};
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
+use almasql_connectors::acs::{AcsErrorsTable, AcsLogOptions, AcsLogTable};
+use almasql_connectors::calibrators::{CalibratorCatalog, CalibratorCatalogOptions};
+use almasql_connectors::monitor_text::{MonitorTextOptions, MonitorTextTable};
+use datafusion::catalog::TableProvider;
+
 use crate::config::{Config, SourceConfig};
 use crate::demo::{self, Progress};
 use crate::error::{EngineError, Result};
@@ -55,9 +60,16 @@ pub async fn build_session(
         }
         register_demo(&ctx, &dir).await?;
     }
-    for source in &config.sources {
-        register_source(&ctx, source).await?;
+    for store in &config.object_stores {
+        store
+            .register(ctx.runtime_env().as_ref())
+            .map_err(|e| EngineError::DataFusion(e.into()))?;
     }
+    for source in &config.sources {
+        register_source(&ctx, source, &config.data_dir).await?;
+    }
+    let dashboards = crate::dashboards::register_dashboards(&ctx).await?;
+    tracing::debug!(?dashboards, "dashboards created");
     setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
         .map_err(|e| EngineError::DataFusion(*e))?;
     Ok(ctx)
@@ -65,8 +77,33 @@ pub async fn build_session(
 
 /// Registers the demo tables of the dataset in `dir`.
 pub async fn register_demo(ctx: &SessionContext, dir: &Path) -> Result<()> {
+    let catalog = CalibratorCatalog::new(
+        CalibratorCatalogOptions::new(path_text(&dir.join("calibrators/measurements.csv"))),
+        dir.join("cache"),
+    );
     for table in DEMO_TABLES {
         let location = dir.join(table.location);
+        let connector: Option<Arc<dyn TableProvider>> = match table.format {
+            Format::Csv | Format::Parquet => None,
+            Format::AcsLogs => Some(Arc::new(AcsLogTable::try_new(AcsLogOptions::new(
+                table.qualified(),
+                path_text(&location),
+            ))?)),
+            Format::AcsErrors => Some(Arc::new(AcsErrorsTable::try_new(AcsLogOptions::new(
+                format!("{}.{}", table.schema, table.table.trim_end_matches("_errors")),
+                path_text(&location),
+            ))?)),
+            Format::CalibratorMeasurements => Some(catalog.measurements_table()),
+            Format::CalibratorSources => Some(catalog.sources_table()),
+            Format::MonitorText => Some(Arc::new(MonitorTextTable::try_new(MonitorTextOptions {
+                name: table.qualified(),
+                location: path_text(&location),
+            })?)),
+        };
+        if let Some(provider) = connector {
+            register(ctx, table.schema, table.table, provider)?;
+            continue;
+        }
         let url = table_url(&location, table.location.ends_with('/'))?;
         let options = demo_listing_options(table);
         let schema: SchemaRef = Arc::new(table.file_schema());
@@ -80,13 +117,9 @@ pub async fn register_demo(ctx: &SessionContext, dir: &Path) -> Result<()> {
 }
 
 fn demo_listing_options(table: &TableDoc) -> ListingOptions {
-    let format: Arc<dyn FileFormat> = match table.format {
-        Format::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
-        Format::Parquet => Arc::new(ParquetFormat::default()),
-    };
-    let extension = match table.format {
-        Format::Csv => ".csv",
-        Format::Parquet => ".parquet",
+    let (format, extension): (Arc<dyn FileFormat>, &str) = match table.format {
+        Format::Csv => (Arc::new(CsvFormat::default().with_has_header(true)), ".csv"),
+        _ => (Arc::new(ParquetFormat::default()), ".parquet"),
     };
     let mut options = ListingOptions::new(format)
         .with_file_extension(extension)
@@ -109,13 +142,47 @@ fn demo_listing_options(table: &TableDoc) -> ListingOptions {
     options
 }
 
-/// Registers one configured source.
-pub async fn register_source(ctx: &SessionContext, source: &SourceConfig) -> Result<()> {
+fn path_text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Registers one configured source; `data_dir` holds caches.
+pub async fn register_source(
+    ctx: &SessionContext,
+    source: &SourceConfig,
+    data_dir: &Path,
+) -> Result<()> {
     let (schema, table) = source
         .schema_and_table()
         .expect("validated when the config was read");
     let (location, partitions, format, extension): (&str, &[String], Arc<dyn FileFormat>, &str) =
         match source {
+            SourceConfig::AcsLogs(o) => {
+                register(ctx, schema, table, Arc::new(AcsLogTable::try_new(o.clone())?))?;
+                let errors = format!("{table}_errors");
+                return register(ctx, schema, &errors, Arc::new(AcsErrorsTable::try_new(o.clone())?));
+            }
+            SourceConfig::MonitorText(o) => {
+                return register(ctx, schema, table, Arc::new(MonitorTextTable::try_new(o.clone())?));
+            }
+            SourceConfig::Postgres(o) => {
+                // An unreachable database must not keep the server from
+                // serving everything else: report it and go on.
+                match almasql_connectors::postgres::mount(o).await {
+                    Ok(tables) => {
+                        for (name, provider) in tables {
+                            register(ctx, schema, &name, provider)?;
+                        }
+                    }
+                    Err(e) => tracing::error!(source = %o.schema, error = %e, "source not mounted"),
+                }
+                return Ok(());
+            }
+            SourceConfig::CalibratorCatalog(o) => {
+                let catalog = CalibratorCatalog::new(o.clone(), data_dir.join("cache/calibrators"));
+                register(ctx, schema, "measurements", catalog.measurements_table())?;
+                return register(ctx, schema, "sources", catalog.sources_table());
+            }
             SourceConfig::Parquet(o) => (
                 &o.location,
                 &o.partition_columns,
@@ -180,7 +247,7 @@ fn register(
     ctx: &SessionContext,
     schema: &str,
     table: &str,
-    provider: Arc<dyn datafusion::catalog::TableProvider>,
+    provider: Arc<dyn TableProvider>,
 ) -> Result<()> {
     let catalog_name = ctx
         .state()
@@ -238,7 +305,7 @@ mod tests {
             .sql(
                 "select table_schema, table_name, column_name, data_type, is_nullable \
                  from information_schema.columns \
-                 where table_schema in ('monitor', 'ops', 'calibrators') \
+                 where table_schema in ('monitor', 'ops', 'calibrators', 'logs') \
                  order by table_schema, table_name, ordinal_position",
             )
             .await

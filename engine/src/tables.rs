@@ -17,6 +17,10 @@ pub enum ColumnType {
     SmallInt,
     /// `integer`
     Int,
+    /// `bigint`
+    BigInt,
+    /// `bigint` read from an unsigned 64-bit column
+    UBigInt,
     /// `double precision`
     Double,
     /// `timestamp with time zone` (UTC)
@@ -32,6 +36,8 @@ impl ColumnType {
             Self::Text => DataType::Utf8,
             Self::SmallInt => DataType::Int16,
             Self::Int => DataType::Int32,
+            Self::BigInt => DataType::Int64,
+            Self::UBigInt => DataType::UInt64,
             Self::Double => DataType::Float64,
             Self::Timestamptz => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Self::Date => DataType::Date32,
@@ -44,6 +50,7 @@ impl ColumnType {
             Self::Text => "text",
             Self::SmallInt => "smallint",
             Self::Int => "integer",
+            Self::BigInt | Self::UBigInt => "bigint",
             Self::Double => "double precision",
             Self::Timestamptz => "timestamptz",
             Self::Date => "date",
@@ -58,6 +65,31 @@ pub enum Format {
     Csv,
     /// Parquet.
     Parquet,
+    /// ACS XML log files, read by the `acs_logs` connector.
+    AcsLogs,
+    /// The unreadable records of ACS log files (`acs_logs` connector).
+    AcsErrors,
+    /// Calibrator catalog measurements (`calibrator_catalog` connector).
+    CalibratorMeasurements,
+    /// Calibrator sources derived from the catalog.
+    CalibratorSources,
+    /// Monitor text files (`monitor_text` connector).
+    MonitorText,
+}
+
+impl Format {
+    /// How the reference describes the storage.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Csv => "CSV",
+            Self::Parquet => "Parquet",
+            Self::AcsLogs => "ACS XML logs (`acs_logs` connector)",
+            Self::AcsErrors => "the unreadable records of the ACS logs (`acs_logs` connector)",
+            Self::CalibratorMeasurements => "a CSV calibrator catalog (`calibrator_catalog` connector)",
+            Self::CalibratorSources => "derived from the calibrator catalog (`calibrator_catalog` connector)",
+            Self::MonitorText => "monitor text files (`monitor_text` connector)",
+        }
+    }
 }
 
 /// One documented column.
@@ -166,6 +198,62 @@ const SAMPLES_COLUMNS: &[ColumnDoc] = &[
         false,
         "Unit of `value`: `V`, `degC`, `hPa`, `%`, `m/s`.",
     ),
+];
+
+const TEXT_SAMPLES_COLUMNS: &[ColumnDoc] = &[
+    col("time", Timestamptz, false, "Sample time (UTC)."),
+    col("antenna", Text, true, "Antenna (directory name); NULL for `-` (site-wide)."),
+    col("device", Text, false, "Device (directory name)."),
+    col("monitor_point", Text, false, "Monitor point (file name)."),
+    col(
+        "polarization",
+        SmallInt,
+        true,
+        "N of an `IFProc<N>` device; NULL otherwise.",
+    ),
+    col(
+        "baseband",
+        Text,
+        true,
+        "`BB_<i>` for the i-th value of a multi-value line; NULL for single values.",
+    ),
+    col("value", Double, false, "The reading."),
+    col("unit", Text, true, "From the file's `# unit:` line."),
+];
+
+const ACS_COLUMNS: &[ColumnDoc] = &[
+    col("time", Timestamptz, false, "`TimeStamp` (UTC, milliseconds)."),
+    col("level", Text, false, "Level: the record's element (`Info`, `Error`, …)."),
+    col(
+        "level_num",
+        Int,
+        false,
+        "ACS numeric level: Trace 1, Delouse 2, Debug 3, Info 4, Notice 5, Warning 6, Error 8, Critical 9, Alert 10, Emergency 11.",
+    ),
+    col("host", Text, true, "`Host`."),
+    col("process", Text, true, "`Process` (container)."),
+    col("source_object", Text, true, "`SourceObject` (component)."),
+    col("thread", Text, true, "`Thread`."),
+    col("file", Text, true, "`File` (source file)."),
+    col("line", Int, true, "`Line`; NULL when not a number."),
+    col("routine", Text, true, "`Routine`."),
+    col("context", Text, true, "`Context`."),
+    col("log_id", Text, true, "`LogId`."),
+    col("uri", Text, true, "`Uri`."),
+    col("stack_id", Text, true, "`StackId`."),
+    col("stack_level", Int, true, "`StackLevel`; NULL when not a number."),
+    col("priority", Int, true, "`Priority`; NULL when not a number."),
+    col("audience", Text, true, "`Audience`."),
+    col("array", Text, true, "`Array`."),
+    col("antenna", Text, true, "`Antenna`."),
+    col("message", Text, true, "The message (text or CDATA, entities decoded); NULL for an empty record."),
+    col(
+        "data",
+        Text,
+        true,
+        "The `<Data Name=…>` children as a JSON object of strings; NULL when there are none.",
+    ),
+    col("source_file", Text, false, "The file the record was read from."),
 ];
 
 const LO2_COLUMNS: &[ColumnDoc] = &[
@@ -329,9 +417,9 @@ pub const DEMO_TABLES: &[TableDoc] = &[
     TableDoc {
         schema: "calibrators",
         table: "measurements",
-        doc: "Flux measurements of J-named calibrator sources in Bands 3, 6 and 7 (the calibrator survey).",
+        doc: "Flux measurements of J-named calibrator sources in Bands 3, 6 and 7 (the calibrator survey). Catalog columns other than the name may be missing in a real catalog, hence nullable.",
         location: "calibrators/measurements.csv",
-        format: Format::Csv,
+        format: Format::CalibratorMeasurements,
         columns: &[
             col(
                 "source",
@@ -339,24 +427,92 @@ pub const DEMO_TABLES: &[TableDoc] = &[
                 false,
                 "Calibrator J-name, e.g. `J0854+2006`.",
             ),
-            col("ra_deg", Double, false, "Right ascension (J2000), degrees."),
-            col("dec_deg", Double, false, "Declination (J2000), degrees."),
-            col("band", Int, false, "Receiver band (3, 6 or 7)."),
-            col("frequency_ghz", Double, false, "Observing frequency, GHz."),
-            col("flux_jy", Double, false, "Measured flux density, Jy."),
+            col("ra_deg", Double, true, "Right ascension (J2000), degrees."),
+            col("dec_deg", Double, true, "Declination (J2000), degrees."),
+            col(
+                "band",
+                SmallInt,
+                true,
+                "Receiver band (3, 6 or 7); from the frequency when the catalog has no band column.",
+            ),
+            col("frequency_ghz", Double, true, "Observing frequency, GHz."),
+            col("flux_jy", Double, true, "Measured flux density, Jy."),
             col(
                 "flux_error_jy",
                 Double,
-                false,
+                true,
                 "Uncertainty of the flux density, Jy.",
             ),
             col(
                 "observed_at",
                 Timestamptz,
-                false,
+                true,
                 "When it was measured (UTC).",
             ),
         ],
+        partitions: &[],
+        sorted_by: &[],
+    },
+    TableDoc {
+        schema: "calibrators",
+        table: "sources",
+        doc: "One row per calibrator source of the catalog, with its position from the catalog or, failing that, from its J-name.",
+        location: "calibrators/measurements.csv",
+        format: Format::CalibratorSources,
+        columns: &[
+            col("source", Text, false, "Calibrator J-name."),
+            col("ra_deg", Double, true, "Right ascension (J2000), degrees."),
+            col("dec_deg", Double, true, "Declination (J2000), degrees."),
+            col(
+                "position_from",
+                Text,
+                false,
+                "`catalog`, `jname` (derived from the name) or `unknown`.",
+            ),
+            col("measurements", BigInt, false, "Number of measurements."),
+            col("first_observed", Timestamptz, true, "First measurement (UTC)."),
+            col("last_observed", Timestamptz, true, "Last measurement (UTC)."),
+        ],
+        partitions: &[],
+        sorted_by: &[],
+    },
+    TableDoc {
+        schema: "logs",
+        table: "acs",
+        doc: "ACS XML log records of the array's containers (hosts `gas01`–`gas03`), one file per host and hour, every sixth hour gzipped, a few records broken on purpose. Includes the photonic-reference lock-loss `Error` records (with `Antenna` and `AmbientTemperature` data).",
+        location: "logs/acs/",
+        format: Format::AcsLogs,
+        columns: ACS_COLUMNS,
+        partitions: &[],
+        sorted_by: &[],
+    },
+    TableDoc {
+        schema: "logs",
+        table: "acs_errors",
+        doc: "The records of `logs.acs` that could not be read, with the file, the byte offset in the (decompressed) file and the reason.",
+        location: "logs/acs/",
+        format: Format::AcsErrors,
+        columns: &[
+            col("source_file", Text, false, "The log file."),
+            col(
+                "byte_offset",
+                UBigInt,
+                false,
+                "Offset of the record in the decompressed file.",
+            ),
+            col("element", Text, true, "The record's element name, if known."),
+            col("reason", Text, false, "Why it was skipped."),
+        ],
+        partitions: &[],
+        sorted_by: &[],
+    },
+    TableDoc {
+        schema: "monitor",
+        table: "text_samples",
+        doc: "Monitor text files (one per antenna, device, monitor point and day, as the text-monitor retrieval writes them) with the columns of `monitor.samples`: the IF total power of two antennas and the weather station, the same values as in `monitor.samples`.",
+        location: "monitor/text/",
+        format: Format::MonitorText,
+        columns: TEXT_SAMPLES_COLUMNS,
         partitions: &[],
         sorted_by: &[],
     },
@@ -394,10 +550,7 @@ pub fn render_reference() -> String {
             "\n## {}\n\n{}\n\nStored as {} at `<data_dir>/demo/{}`",
             t.qualified(),
             t.doc,
-            match t.format {
-                Format::Csv => "CSV",
-                Format::Parquet => "Parquet",
-            },
+            t.format.describe(),
             t.location
         )
         .expect("write to string");

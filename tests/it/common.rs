@@ -35,6 +35,8 @@ pub struct TestServer {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where its stderr (the log) goes, when captured.
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl TestServer {
@@ -45,13 +47,28 @@ impl TestServer {
 
     /// Starts `almasql serve` with extra arguments.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::spawn(extra, &[], None)
+    }
+
+    /// Starts `almasql serve` with extra arguments and environment
+    /// variables, capturing its log (see [`TestServer::stderr_text`]).
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(extra, env, Some(tempfile::NamedTempFile::new().expect("log file")))
+    }
+
+    fn spawn(extra: &[&str], env: &[(&str, &str)], log: Option<tempfile::NamedTempFile>) -> Self {
+        let stderr = match &log {
+            Some(file) => Stdio::from(file.reopen().expect("open log file")),
+            None => Stdio::inherit(),
+        };
         let mut child = almasql()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir())
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start almasql serve");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -69,7 +86,16 @@ impl TestServer {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, addr }
+        Self { child, addr, log }
+    }
+
+    /// The server's log so far (empty unless started with
+    /// [`TestServer::start_with_env`]).
+    pub fn stderr_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f.path()).ok())
+            .unwrap_or_default()
     }
 
     /// A tokio-postgres connection string for this server.

@@ -87,7 +87,10 @@ async fn example_queries_find_the_planted_faults() {
 
     // Stale calibrators: exactly the planted ones, stalest first.
     let rows = run_example(&client, "stale_calibrators.sql").await;
-    let found: BTreeSet<(String, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let found: BTreeSet<(String, i32)> = rows
+        .iter()
+        .map(|r| (r.get(0), i32::from(r.get::<_, i16>(1))))
+        .collect();
     let planted: BTreeSet<(String, i32)> = STALE_CALIBRATORS
         .iter()
         .map(|(s, b, _)| (s.to_string(), *b))

@@ -2,6 +2,8 @@
 
 mod cli;
 mod common;
+mod connectors;
 mod examples;
+mod postgres;
 mod psql;
 mod wire;

@@ -164,11 +164,54 @@ pub fn write_samples_day(out: &Path, spec: &Spec, weather: &Weather, day: u32) -
     let date = chrono::DateTime::from_timestamp_micros(day_start)
         .expect("valid day")
         .format("%Y-%m-%d");
+    write_text_day(&out.join(format!("monitor/text/{date}")), &cols)?;
     parquet(
         &out.join(format!("monitor/samples/date={date}/samples.parquet")),
         &cols.into_batch(),
     )?;
     Ok(rows)
+}
+
+/// Antennas whose IF total power is also written as monitor text files.
+pub const TEXT_MONITOR_ANTENNAS: [&str; 2] = ["DA44", "DV07"];
+
+/// Writes one day of monitor text files (`<dir>/<antenna>/<device>/<POINT>.txt`,
+/// `-` for site-wide points): the IF total power of
+/// [`TEXT_MONITOR_ANTENNAS`], four basebands per line, and the weather.
+fn write_text_day(dir: &Path, cols: &Columns) -> Result<()> {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let mut files: BTreeMap<(&str, &str, &str), (&str, BTreeMap<i64, Vec<f64>>)> = BTreeMap::new();
+    for i in 0..cols.time.len() {
+        let antenna = match cols.antenna[i] {
+            Some(a) if TEXT_MONITOR_ANTENNAS.contains(&a) => a,
+            Some(_) => continue,
+            None => "-",
+        };
+        let (_, lines) = files
+            .entry((antenna, cols.device[i], cols.monitor_point[i]))
+            .or_insert_with(|| (cols.unit[i], BTreeMap::new()));
+        // Rows come per channel in baseband order, so values line up BB_1..BB_4.
+        lines.entry(cols.time[i]).or_default().push(cols.value[i]);
+    }
+    for ((antenna, device, point), (unit, lines)) in files {
+        let mut text = format!("# {antenna} {device} {point}\n# unit: {unit}\n");
+        for (t, values) in lines {
+            let time = chrono::DateTime::from_timestamp_micros(t)
+                .expect("valid time")
+                .format("%Y-%m-%dT%H:%M:%S%.3f");
+            write!(text, "{time}").expect("write to string");
+            for v in values {
+                write!(text, " {v}").expect("write to string");
+            }
+            text.push('\n');
+        }
+        super::write::atomic(
+            &dir.join(antenna).join(device).join(format!("{point}.txt")),
+            text.as_bytes(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes `monitor/lo2_frequency_offsets.parquet`, sorted by time.

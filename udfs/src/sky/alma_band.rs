@@ -91,7 +91,7 @@ impl ScalarUDFImpl for AlmaBandFunc {
 
 /// The band containing `freq_ghz`, the higher one where bands overlap.
 #[inline]
-fn band_of(freq_ghz: f64) -> Option<i32> {
+pub fn band_of(freq_ghz: f64) -> Option<i32> {
     ALMA_BANDS
         .iter()
         .find(|(_, low, high)| (*low..=*high).contains(&freq_ghz))
