@@ -4,10 +4,17 @@
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod instance;
+pub mod materialized;
 pub mod pg_compat;
 pub mod session;
 pub mod tables;
+pub mod views;
 
 pub use config::Config;
 pub use error::{EngineError, Result};
+pub use instance::{Session, sql};
+pub use materialized::{
+    MaterializedViews, MvOutcome, MvStatement, SchedulerHandle, parse_statement,
+};
 pub use session::build_session;

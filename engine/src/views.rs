@@ -1,0 +1,582 @@
+//! Persistent views.
+//!
+//! DataFusion plans `CREATE [OR REPLACE] VIEW` into a [`ViewTable`] and
+//! registers it through [`SchemaProvider::register_table`]; `DROP VIEW`
+//! deregisters it. [`install`] wraps the session's default catalog in a
+//! [`PersistentCatalog`] whose schemas (those that exist and those `CREATE
+//! SCHEMA` adds later) write each view's definition to
+//! `<data_dir>/catalog/views/<schema>.<name>.sql` when it is registered and
+//! delete it when it is deregistered. [`PersistentCatalog::replay`] plans
+//! the stored definitions again at start-up, after every source is
+//! registered. A view that no longer plans (a source was removed) is logged
+//! and registered as a [`BrokenView`], whose queries fail with the reason
+//! and whose definition is still the stored text, so the server still starts
+//! and the view can be dropped or replaced.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::catalog::view::ViewTable;
+use datafusion::catalog::{
+    CatalogProvider, MemorySchemaProvider, SchemaProvider, Session, TableProvider,
+};
+use datafusion::common::config::ConfigOptions;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan, TableType};
+use datafusion::optimizer::Analyzer;
+use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use futures::FutureExt;
+
+use crate::error::{EngineError, Result};
+use crate::materialized::MvTable;
+
+/// Where view definitions are kept, relative to the data directory.
+pub const VIEWS_DIR: &str = "catalog/views";
+
+/// Wraps the session's default catalog so views persist; see the module
+/// documentation. Calling it again returns the catalog already installed.
+pub fn install(ctx: &SessionContext, data_dir: &Path) -> Result<Arc<PersistentCatalog>> {
+    let name = default_catalog(ctx);
+    let inner = ctx
+        .catalog(&name)
+        .expect("the default catalog is created with the session");
+    if let Some(existing) = inner.as_ref().downcast_ref::<PersistentCatalog>() {
+        return Ok(Arc::new(existing.clone()));
+    }
+    let store = Arc::new(ViewStore::new(data_dir.join(VIEWS_DIR)));
+    let catalog = Arc::new(PersistentCatalog { inner, store });
+    ctx.register_catalog(name, catalog.clone());
+    Ok(catalog)
+}
+
+/// The name of the session's default catalog.
+pub(crate) fn default_catalog(ctx: &SessionContext) -> String {
+    ctx.state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone()
+}
+
+/// The schema `schema` of the default catalog without the persisting
+/// wrapper, created if missing when `create` is set: registering through it
+/// does not touch the stored views.
+pub(crate) fn plain_schema(
+    ctx: &SessionContext,
+    schema: &str,
+    create: bool,
+) -> DfResult<Option<Arc<dyn SchemaProvider>>> {
+    let catalog = ctx
+        .catalog(&default_catalog(ctx))
+        .expect("the default catalog is created with the session");
+    let catalog: Arc<dyn CatalogProvider> =
+        match catalog.as_ref().downcast_ref::<PersistentCatalog>() {
+            Some(persistent) => persistent.inner.clone(),
+            None => catalog,
+        };
+    match catalog.schema(schema) {
+        Some(s) => Ok(Some(s)),
+        None if create => {
+            let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+            catalog.register_schema(schema, s.clone())?;
+            Ok(Some(s))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A catalog whose schemas persist the views registered in them.
+#[derive(Debug, Clone)]
+pub struct PersistentCatalog {
+    inner: Arc<dyn CatalogProvider>,
+    store: Arc<ViewStore>,
+}
+
+impl PersistentCatalog {
+    /// Plans every stored view again and registers it; a view that does not
+    /// plan is logged (`tracing` warn with its name and the reason) and
+    /// registered as a [`BrokenView`]. Views may use each other: they are
+    /// planned in rounds until no more succeed. Returns the broken views.
+    pub async fn replay(&self, ctx: &SessionContext) -> Result<Vec<BrokenView>> {
+        let mut pending = self.store.load()?;
+        let mut errors: HashMap<(String, String), String> = HashMap::new();
+        loop {
+            let mut progressed = false;
+            let mut still = vec![];
+            for view in pending {
+                match plan_view(ctx, &view.definition).await {
+                    Ok(table) => {
+                        self.register_plain(&view.schema, &view.name, Arc::new(table))?;
+                        tracing::debug!(view = %view.display_name(), "restored view");
+                        progressed = true;
+                    }
+                    Err(e) => {
+                        errors.insert((view.schema.clone(), view.name.clone()), e.to_string());
+                        still.push(view);
+                    }
+                }
+            }
+            pending = still;
+            if !progressed || pending.is_empty() {
+                break;
+            }
+        }
+        let mut broken = vec![];
+        for view in pending {
+            let reason = errors
+                .remove(&(view.schema.clone(), view.name.clone()))
+                .unwrap_or_default();
+            tracing::warn!(view = %view.display_name(), %reason, "view no longer plans; queries on it fail until it is replaced or dropped");
+            let table = BrokenView {
+                name: view.display_name(),
+                definition: view.definition.clone(),
+                reason,
+                schema: Arc::new(Schema::empty()),
+            };
+            self.register_plain(&view.schema, &view.name, Arc::new(table.clone()))?;
+            broken.push(table);
+        }
+        Ok(broken)
+    }
+
+    fn register_plain(
+        &self,
+        schema: &str,
+        name: &str,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<()> {
+        let provider = match self.inner.schema(schema) {
+            Some(s) => s,
+            None => {
+                let s: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                self.inner.register_schema(schema, s.clone())?;
+                s
+            }
+        };
+        if provider.table_exist(name) {
+            tracing::warn!(
+                schema,
+                name,
+                "a stored view has the name of an existing table; keeping the table"
+            );
+            return Ok(());
+        }
+        provider.register_table(name.to_string(), table)?;
+        Ok(())
+    }
+}
+
+/// Plans a stored `CREATE VIEW` statement into the table DataFusion would
+/// register for it.
+async fn plan_view(ctx: &SessionContext, definition: &str) -> DfResult<ViewTable> {
+    let plan = ctx.state().create_logical_plan(definition).await?;
+    let LogicalPlan::Ddl(DdlStatement::CreateView(create)) = plan else {
+        return Err(DataFusionError::Plan(
+            "the stored definition is not a CREATE VIEW statement".to_string(),
+        ));
+    };
+    // As SessionContext::create_view does.
+    let input = Analyzer::with_rules(vec![Arc::new(TypeCoercion::new())]).execute_and_check(
+        Arc::unwrap_or_clone(create.input),
+        &ConfigOptions::default(),
+        |_, _| {},
+    )?;
+    Ok(ViewTable::new(input, create.definition))
+}
+
+impl CatalogProvider for PersistentCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.inner.schema_names()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        let inner = self.inner.schema(name)?;
+        Some(Arc::new(PersistentSchema {
+            schema_name: name.to_string(),
+            inner,
+            store: self.store.clone(),
+        }))
+    }
+
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> DfResult<Option<Arc<dyn SchemaProvider>>> {
+        let schema = match schema.as_ref().downcast_ref::<PersistentSchema>() {
+            Some(persistent) => persistent.inner.clone(),
+            None => schema,
+        };
+        self.inner.register_schema(name, schema)
+    }
+
+    fn deregister_schema(
+        &self,
+        name: &str,
+        cascade: bool,
+    ) -> DfResult<Option<Arc<dyn SchemaProvider>>> {
+        if let Some(schema) = self.inner.schema(name) {
+            let has_mv = schema.table_names().iter().any(|t| {
+                // In-memory schemas answer at once; others are not checked.
+                schema
+                    .table(t)
+                    .now_or_never()
+                    .and_then(|r| r.ok().flatten())
+                    .is_some_and(|t| t.as_ref().downcast_ref::<MvTable>().is_some())
+            });
+            if has_mv && cascade {
+                return Err(DataFusionError::Execution(format!(
+                    "schema {name} holds materialized views; drop them first with DROP MATERIALIZED VIEW"
+                )));
+            }
+        }
+        let removed = self.inner.deregister_schema(name, cascade)?;
+        if removed.is_some() {
+            self.store.delete_schema(name).map_err(external)?;
+        }
+        Ok(removed)
+    }
+}
+
+/// A schema that persists the views registered in it.
+#[derive(Debug)]
+pub struct PersistentSchema {
+    schema_name: String,
+    inner: Arc<dyn SchemaProvider>,
+    store: Arc<ViewStore>,
+}
+
+#[async_trait]
+impl SchemaProvider for PersistentSchema {
+    fn owner_name(&self) -> Option<&str> {
+        self.inner.owner_name()
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        self.inner.table(name).await
+    }
+
+    async fn table_type(&self, name: &str) -> DfResult<Option<TableType>> {
+        self.inner.table_type(name).await
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let definition = table
+            .as_ref()
+            .downcast_ref::<ViewTable>()
+            .and_then(|v| v.definition().cloned());
+        let previous = self.inner.register_table(name.clone(), table)?;
+        if let Some(definition) = definition
+            && let Err(e) = self.store.save(&self.schema_name, &name, &definition)
+        {
+            self.inner.deregister_table(&name)?;
+            if let Some(previous) = previous {
+                self.inner.register_table(name, previous)?;
+            }
+            return Err(external(e));
+        }
+        Ok(previous)
+    }
+
+    fn deregister_table(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {
+        let Some(removed) = self.inner.deregister_table(name)? else {
+            return Ok(None);
+        };
+        let table = removed.as_ref();
+        let refuse = |message: String| -> DfResult<Option<Arc<dyn TableProvider>>> {
+            self.inner
+                .register_table(name.to_string(), removed.clone())?;
+            Err(DataFusionError::Execution(message))
+        };
+        if let Some(mv) = table.downcast_ref::<MvTable>() {
+            return refuse(format!(
+                "{} is a materialized view; use DROP MATERIALIZED VIEW",
+                mv.name()
+            ));
+        }
+        if table.downcast_ref::<ViewTable>().is_some()
+            || table.downcast_ref::<BrokenView>().is_some()
+        {
+            if let Err(e) = self.store.delete(&self.schema_name, name) {
+                return refuse(e.to_string());
+            }
+        }
+        Ok(Some(removed))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+fn external(e: EngineError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// A stored view whose definition no longer plans. Its definition is the
+/// stored text; any query on it fails with the reason.
+#[derive(Debug, Clone)]
+pub struct BrokenView {
+    name: String,
+    definition: String,
+    reason: String,
+    schema: SchemaRef,
+}
+
+impl BrokenView {
+    /// The view's name, `schema.name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Why the stored definition does not plan.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    fn error(&self) -> DataFusionError {
+        DataFusionError::Plan(format!(
+            "view {} cannot be used: its definition no longer plans: {}",
+            self.name, self.reason
+        ))
+    }
+}
+
+#[async_trait]
+impl TableProvider for BrokenView {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        Some(&self.definition)
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        Err(self.error())
+    }
+}
+
+/// A view definition read from the data directory.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredView {
+    pub schema: String,
+    pub name: String,
+    pub definition: String,
+}
+
+impl StoredView {
+    fn display_name(&self) -> String {
+        crate::materialized::MvName::new(&self.schema, &self.name).to_string()
+    }
+}
+
+/// The view definitions in `<data_dir>/catalog/views`, one file each.
+#[derive(Debug)]
+pub(crate) struct ViewStore {
+    dir: PathBuf,
+    /// What is on disk, so replaying a view does not write it again.
+    written: Mutex<HashMap<(String, String), String>>,
+}
+
+impl ViewStore {
+    fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn path(&self, schema: &str, name: &str) -> PathBuf {
+        self.dir.join(format!("{}.sql", object_key(schema, name)))
+    }
+
+    fn save(&self, schema: &str, name: &str, definition: &str) -> Result<()> {
+        let key = (schema.to_string(), name.to_string());
+        let mut written = self.written.lock().expect("not poisoned");
+        if written.get(&key).is_some_and(|d| d == definition) {
+            return Ok(());
+        }
+        let path = self.path(schema, name);
+        write_atomically(&path, definition.as_bytes()).map_err(|e| EngineError::io(&path, e))?;
+        written.insert(key, definition.to_string());
+        Ok(())
+    }
+
+    fn delete(&self, schema: &str, name: &str) -> Result<()> {
+        let mut written = self.written.lock().expect("not poisoned");
+        let path = self.path(schema, name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(EngineError::io(&path, e)),
+        }
+        written.remove(&(schema.to_string(), name.to_string()));
+        Ok(())
+    }
+
+    fn delete_schema(&self, schema: &str) -> Result<()> {
+        for view in self.load()? {
+            if view.schema == schema {
+                self.delete(&view.schema, &view.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads every stored definition, removing temp files left by a crash.
+    fn load(&self) -> Result<Vec<StoredView>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(EngineError::io(&self.dir, e)),
+        };
+        let mut views = vec![];
+        for entry in entries {
+            let entry = entry.map_err(|e| EngineError::io(&self.dir, e))?;
+            let path = entry.path();
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if is_temp_file(&file_name) {
+                tracing::info!(path = %path.display(), "removing a temp file left by an interrupted write");
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let Some((schema, name)) = file_name.strip_suffix(".sql").and_then(parse_object_key)
+            else {
+                tracing::warn!(path = %path.display(), "ignoring a file that is not a view definition");
+                continue;
+            };
+            let definition =
+                std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+            views.push(StoredView {
+                schema,
+                name,
+                definition,
+            });
+        }
+        views.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+        let mut written = self.written.lock().expect("not poisoned");
+        for v in &views {
+            written.insert((v.schema.clone(), v.name.clone()), v.definition.clone());
+        }
+        Ok(views)
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+const TEMP_MARKER: &str = ".tmp-";
+
+fn is_temp_file(file_name: &str) -> bool {
+    file_name.starts_with('.') && file_name.contains(TEMP_MARKER)
+}
+
+/// Writes `bytes` to `path` so that a reader (or a crash) sees either the
+/// old content or the new one: a temp file in the same directory, synced,
+/// then renamed over `path`.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(
+        ".{file_name}{TEMP_MARKER}{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result?;
+    // Make the rename itself durable; not every platform can sync a directory.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// `<schema>.<name>` with every character other than ASCII letters, digits,
+/// `_` and `-` written as `+HH` (its UTF-8 bytes in hex), so any quoted name
+/// makes a valid file or object name and the key splits at its one dot.
+pub(crate) fn object_key(schema: &str, name: &str) -> String {
+    format!("{}.{}", encode_part(schema), encode_part(name))
+}
+
+/// The inverse of [`object_key`].
+pub(crate) fn parse_object_key(key: &str) -> Option<(String, String)> {
+    let (schema, name) = key.split_once('.')?;
+    Some((decode_part(schema)?, decode_part(name)?))
+}
+
+fn encode_part(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for b in part.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode_part(part: &str) -> Option<String> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                let hex = part.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                out.push(b);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl fmt::Display for StoredView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display_name())
+    }
+}
