@@ -52,6 +52,7 @@ impl Session {
         let materialized =
             MaterializedViews::open(&ctx, &config.data_dir, &config.materialized_views).await?;
         let broken_views = catalog.replay(&ctx).await?;
+        materialized.plan_unpopulated().await?;
         Ok(Self {
             ctx,
             materialized,

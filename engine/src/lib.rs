@@ -9,6 +9,8 @@ pub mod materialized;
 pub mod pg_compat;
 pub mod session;
 pub mod tables;
+#[cfg(test)]
+mod test_support;
 pub mod views;
 
 pub use config::Config;

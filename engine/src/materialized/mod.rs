@@ -68,7 +68,7 @@ use crate::views::{self, object_key, parse_object_key, write_atomically};
 use scheduler::now_us;
 use storage::{Manifest, Storage};
 use system::{History, SystemTable, Views};
-use table::{MvState, Origin, Snapshot};
+use table::{MvState, Origin, Snapshot, same_columns};
 
 /// Where the views' data lives, relative to the data directory.
 pub const DATA_DIR: &str = "materialized";
@@ -338,7 +338,11 @@ impl MaterializedViews {
                 state.update_status(|s| s.last_error = Some(e.to_string()));
             }
         }
-        if let Err(e) = self.install_table(&state).await {
+        let columns = match state.snapshot() {
+            Some(snapshot) => snapshot.schema,
+            None => self.planned_columns(&state).await,
+        };
+        if let Err(e) = self.install_table(&state, columns).await {
             tracing::warn!(view = %name, error = %e, "materialized view not registered");
             return Ok(());
         }
@@ -347,6 +351,42 @@ impl MaterializedViews {
             .lock()
             .expect("not poisoned")
             .insert(name, state);
+        Ok(())
+    }
+
+    /// The columns of the view's query, empty if it does not plan (yet).
+    async fn planned_columns(&self, state: &MvState) -> SchemaRef {
+        match self
+            .inner
+            .ctx
+            .state()
+            .create_logical_plan(&state.query)
+            .await
+        {
+            Ok(plan) => Arc::new(plan.schema().as_arrow().clone()),
+            Err(_) => Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+        }
+    }
+
+    /// Gives the views that are not populated the columns of their query,
+    /// now that the views they may use are registered.
+    pub(crate) async fn plan_unpopulated(&self) -> Result<()> {
+        let views: Vec<_> = self
+            .inner
+            .views
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for state in views {
+            if state.snapshot().is_none() && state.table_schema().fields().is_empty() {
+                let columns = self.planned_columns(&state).await;
+                if !columns.fields().is_empty() {
+                    self.install_table(&state, columns).await?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -362,8 +402,9 @@ impl MaterializedViews {
         self.inner.storage.read_schema(key, &file.path).await
     }
 
-    /// Registers the view's table, replacing its previous table.
-    async fn install_table(&self, state: &Arc<MvState>) -> Result<()> {
+    /// Registers the view's table with the columns `schema`, replacing its
+    /// previous table.
+    async fn install_table(&self, state: &Arc<MvState>, schema_ref: SchemaRef) -> Result<()> {
         let schema =
             views::plain_schema(&self.inner.ctx, &state.name.schema, true)?.expect("created");
         if let Some(existing) = schema.table(&state.name.name).await? {
@@ -379,7 +420,7 @@ impl MaterializedViews {
                 }
             }
         }
-        let table = MvTable::new(state.clone(), self.inner.storage.clone());
+        let table = MvTable::new(state.clone(), self.inner.storage.clone(), schema_ref);
         schema.register_table(state.name.name.clone(), Arc::new(table))?;
         Ok(())
     }
@@ -509,7 +550,8 @@ impl MaterializedViews {
         let json = serde_json::to_vec_pretty(&stored).expect("a definition serializes");
         write_atomically(&path, &json).map_err(|e| EngineError::io(&path, e))?;
         let state = Arc::new(MvState::new(name.clone(), key, query, options, Origin::Sql));
-        if let Err(e) = self.install_table(&state).await {
+        let columns = Arc::new(plan.schema().as_arrow().clone());
+        if let Err(e) = self.install_table(&state, columns).await {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
@@ -725,7 +767,9 @@ impl MaterializedViews {
             }
             None => stream.schema(),
         };
-        let properties = WriterPropertiesBuilder::try_from(&ctx.state().table_options().parquet)
+        let mut parquet_options = ctx.state().table_options().parquet.clone();
+        parquet_options.arrow_schema(&schema);
+        let properties = WriterPropertiesBuilder::try_from(&parquet_options)
             .map_err(fail)?
             .build();
         let version_dir = format!("v{version}");
@@ -780,7 +824,8 @@ impl MaterializedViews {
         }
         let manifest = Arc::new(manifest);
         let total_rows = manifest.rows;
-        let changed_columns = snapshot.as_ref().is_none_or(|s| s.schema != schema);
+        let changed_columns = !same_columns(&state.table_schema(), &schema);
+        let columns = schema.clone();
         state.set_current(
             Some(manifest.clone()),
             Some(Snapshot {
@@ -789,7 +834,7 @@ impl MaterializedViews {
             }),
         );
         if changed_columns {
-            self.install_table(state).await?;
+            self.install_table(state, columns).await?;
         }
         if let Err(e) = storage.cleanup(&state.key, Some(&manifest)).await {
             tracing::warn!(view = %name, error = %e, "cannot remove old versions; retried at the next refresh");
@@ -860,6 +905,9 @@ fn interval(duration: Duration) -> ScalarValue {
 
 /// Rows of an append refresh must have the stored columns.
 fn check_compatible(actual: &SchemaRef, stored: &SchemaRef) -> std::result::Result<(), String> {
+    if same_columns(actual, stored) {
+        return Ok(());
+    }
     let describe = |s: &SchemaRef| {
         s.fields()
             .iter()
@@ -867,21 +915,11 @@ fn check_compatible(actual: &SchemaRef, stored: &SchemaRef) -> std::result::Resu
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let same = actual.fields().len() == stored.fields().len()
-        && actual
-            .fields()
-            .iter()
-            .zip(stored.fields())
-            .all(|(a, s)| a.name() == s.name() && a.data_type() == s.data_type());
-    if same {
-        Ok(())
-    } else {
-        Err(format!(
-            "the query now returns ({}) but the stored rows have ({}); drop and create the view again",
-            describe(actual),
-            describe(stored)
-        ))
-    }
+    Err(format!(
+        "the query now returns ({}) but the stored rows have ({}); drop and create the view again",
+        describe(actual),
+        describe(stored)
+    ))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::object_store::buffered::BufWriter;
 use datafusion::object_store::path::Path;
 use datafusion::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions;
 use datafusion::parquet::arrow::{AsyncArrowWriter, parquet_to_arrow_schema};
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -190,11 +191,15 @@ impl Storage {
         let path = self.object(key, relative);
         let mut writer: Option<AsyncArrowWriter<BufWriter>> = None;
         let mut rows = 0u64;
+        // The properties carry the Arrow schema already (as DataFusion's
+        // own Parquet sink does it).
         let open = || {
-            AsyncArrowWriter::try_new(
+            AsyncArrowWriter::try_new_with_options(
                 BufWriter::new(self.store.clone(), path.clone()),
                 schema.clone(),
-                Some(properties.clone()),
+                ArrowWriterOptions::new()
+                    .with_properties(properties.clone())
+                    .with_skip_arrow_metadata(true),
             )
         };
         while let Some(batch) = stream.next().await {

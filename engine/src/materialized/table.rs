@@ -65,6 +65,8 @@ pub(crate) struct MvState {
     /// What readers see; `None` until populated.
     snapshot: RwLock<Option<Snapshot>>,
     pub status: Mutex<Status>,
+    /// The columns of the table registered in the catalog.
+    table_schema: Mutex<SchemaRef>,
     pub dropped: AtomicBool,
     /// Wakes the view's scheduler task (on drop, or after a manual refresh).
     pub wake: tokio::sync::Notify,
@@ -96,6 +98,7 @@ impl MvState {
             manifest: RwLock::new(None),
             snapshot: RwLock::new(None),
             status: Mutex::new(Status::default()),
+            table_schema: Mutex::new(Arc::new(Schema::empty())),
             dropped: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
             in_flight: AtomicUsize::new(0),
@@ -115,6 +118,10 @@ impl MvState {
     pub fn set_current(&self, manifest: Option<Arc<Manifest>>, snapshot: Option<Snapshot>) {
         *self.manifest.write().expect("not poisoned") = manifest;
         *self.snapshot.write().expect("not poisoned") = snapshot;
+    }
+
+    pub fn table_schema(&self) -> SchemaRef {
+        self.table_schema.lock().expect("not poisoned").clone()
     }
 
     pub fn status(&self) -> Status {
@@ -142,10 +149,10 @@ pub struct MvTable {
 }
 
 impl MvTable {
-    pub(crate) fn new(state: Arc<MvState>, storage: Arc<Storage>) -> Self {
-        let schema = state
-            .snapshot()
-            .map_or_else(|| Arc::new(Schema::empty()), |s| s.schema);
+    /// A table with the columns `schema`: the stored rows', or before the
+    /// view is populated its query's (empty if it does not plan).
+    pub(crate) fn new(state: Arc<MvState>, storage: Arc<Storage>, schema: SchemaRef) -> Self {
+        *state.table_schema.lock().expect("not poisoned") = schema.clone();
         Self {
             state,
             storage,
@@ -233,11 +240,7 @@ impl TableProvider for MvTable {
         let Some(snapshot) = self.state.snapshot() else {
             return Err(self.unavailable());
         };
-        if snapshot.schema != self.schema {
-            if self.schema.fields().is_empty() {
-                // Planned before the first refresh finished: nothing to read.
-                return Err(self.unavailable());
-            }
+        if !same_columns(&snapshot.schema, &self.schema) {
             return Err(DataFusionError::Execution(format!(
                 "materialized view {} changed its columns while the query was planned; run the query again",
                 self.state.name
@@ -247,4 +250,13 @@ impl TableProvider for MvTable {
             .scan(state, projection, filters, limit)
             .await
     }
+}
+
+/// Whether two schemas have the same column names and types, in order.
+pub(crate) fn same_columns(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a.fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type())
 }
