@@ -21,18 +21,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::arrow::array::{AsArray, StringBuilder, new_null_array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{
-    CatalogProvider, MemorySchemaProvider, SchemaProvider, Session, TableProvider,
+    CatalogProvider, CatalogProviderList, MemorySchemaProvider, SchemaProvider, Session,
+    TableProvider,
 };
 use datafusion::common::config::ConfigOptions;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::logical_expr::{DdlStatement, Expr, LogicalPlan, TableType};
+use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
+use datafusion::logical_expr::{
+    ColumnarValue, DdlStatement, Expr, LogicalPlan, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+    TableType, Volatility,
+};
 use datafusion::optimizer::Analyzer;
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::FutureExt;
 
 use crate::error::{EngineError, Result};
@@ -41,8 +51,9 @@ use crate::materialized::MvTable;
 /// Where view definitions are kept, relative to the data directory.
 pub const VIEWS_DIR: &str = "catalog/views";
 
-/// Wraps the session's default catalog so views persist; see the module
-/// documentation. Calling it again returns the catalog already installed.
+/// Wraps the session's default catalog so views persist (see the module
+/// documentation) and registers [`register_pg_get_viewdef`]. Calling it
+/// again returns the catalog already installed.
 pub fn install(ctx: &SessionContext, data_dir: &Path) -> Result<Arc<PersistentCatalog>> {
     let name = default_catalog(ctx);
     let inner = ctx
@@ -54,6 +65,7 @@ pub fn install(ctx: &SessionContext, data_dir: &Path) -> Result<Arc<PersistentCa
     let store = Arc::new(ViewStore::new(data_dir.join(VIEWS_DIR)));
     let catalog = Arc::new(PersistentCatalog { inner, store });
     ctx.register_catalog(name, catalog.clone());
+    register_pg_get_viewdef(ctx);
     Ok(catalog)
 }
 
@@ -311,12 +323,10 @@ impl SchemaProvider for PersistentSchema {
                 mv.name()
             ));
         }
-        if table.downcast_ref::<ViewTable>().is_some()
-            || table.downcast_ref::<BrokenView>().is_some()
-        {
-            if let Err(e) = self.store.delete(&self.schema_name, name) {
-                return refuse(e.to_string());
-            }
+        let is_view = table.downcast_ref::<ViewTable>().is_some()
+            || table.downcast_ref::<BrokenView>().is_some();
+        if is_view && let Err(e) = self.store.delete(&self.schema_name, name) {
+            return refuse(e.to_string());
         }
         Ok(Some(removed))
     }
@@ -581,6 +591,165 @@ impl fmt::Display for StoredView {
     }
 }
 
+/// Registers `pg_get_viewdef(oid [, pretty])` and `pg_get_viewdef(name)`,
+/// which psql's `\d+ view` calls: the query of a view or materialized view
+/// of the default catalog, found through `pg_catalog.pg_class` (whose OIDs
+/// datafusion-pg-catalog assigns).
+pub fn register_pg_get_viewdef(ctx: &SessionContext) {
+    let udf = PgGetViewdef {
+        catalogs: ctx.state().catalog_list().clone(),
+        catalog: default_catalog(ctx),
+        signature: Signature::variadic_any(Volatility::Stable),
+    };
+    ctx.register_udf(AsyncScalarUDF::new(Arc::new(udf)).into_scalar_udf());
+}
+
+#[derive(Debug)]
+struct PgGetViewdef {
+    catalogs: Arc<dyn CatalogProviderList>,
+    catalog: String,
+    signature: Signature,
+}
+
+impl PartialEq for PgGetViewdef {
+    fn eq(&self, other: &Self) -> bool {
+        self.catalog == other.catalog
+            && std::ptr::addr_eq(Arc::as_ptr(&self.catalogs), Arc::as_ptr(&other.catalogs))
+    }
+}
+
+impl Eq for PgGetViewdef {}
+
+impl std::hash::Hash for PgGetViewdef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.catalog.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for PgGetViewdef {
+    fn name(&self) -> &str {
+        "pg_get_viewdef"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        if arg_types.is_empty() || arg_types.len() > 2 {
+            return Err(DataFusionError::Plan(
+                "pg_get_viewdef takes a view's oid or name, and optionally a boolean".to_string(),
+            ));
+        }
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Err(DataFusionError::Internal(
+            "pg_get_viewdef runs asynchronously".to_string(),
+        ))
+    }
+}
+
+#[async_trait]
+impl AsyncScalarUDFImpl for PgGetViewdef {
+    async fn invoke_async_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let first = args.args[0].to_array(rows)?;
+        let Some(catalog) = self.catalogs.catalog(&self.catalog) else {
+            return Ok(ColumnarValue::Array(new_null_array(&DataType::Utf8, rows)));
+        };
+        let names: Vec<Option<(String, String)>> = match first.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                let text = cast(&first, &DataType::Utf8)?;
+                text.as_string::<i32>()
+                    .iter()
+                    .map(|name| {
+                        name.map(|n| match n.split_once('.') {
+                            Some((s, t)) => (s.to_string(), t.to_string()),
+                            None => ("public".to_string(), n.to_string()),
+                        })
+                    })
+                    .collect()
+            }
+            _ => {
+                let oids = cast(&first, &DataType::Int64)?;
+                let relations = view_oids(&catalog).await?;
+                oids.as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|oid| oid.and_then(|oid| relations.get(&oid).cloned()))
+                    .collect()
+            }
+        };
+        let mut out = StringBuilder::new();
+        for name in names {
+            let table = match &name {
+                Some((schema, table)) => match catalog.schema(schema) {
+                    Some(s) => s.table(table).await?,
+                    None => None,
+                },
+                None => None,
+            };
+            out.append_option(table.and_then(|t| view_query(t.as_ref())));
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// The views' OIDs in `pg_class`, with their schema and name.
+async fn view_oids(catalog: &Arc<dyn CatalogProvider>) -> DfResult<HashMap<i64, (String, String)>> {
+    let Some(pg) = catalog.schema("pg_catalog") else {
+        return Ok(HashMap::new());
+    };
+    let (Some(class), Some(namespace)) =
+        (pg.table("pg_class").await?, pg.table("pg_namespace").await?)
+    else {
+        return Ok(HashMap::new());
+    };
+    let ctx = SessionContext::new();
+    ctx.register_table("c", class)?;
+    ctx.register_table("n", namespace)?;
+    let batches = ctx
+        .sql(
+            "select cast(c.oid as bigint), n.nspname, c.relname \
+             from c join n on c.relnamespace = n.oid where c.relkind = 'v'",
+        )
+        .await?
+        .collect()
+        .await?;
+    let mut views = HashMap::new();
+    for batch in batches {
+        let oids = batch.column(0).as_primitive::<Int64Type>();
+        let schemas = cast(batch.column(1), &DataType::Utf8)?;
+        let names = cast(batch.column(2), &DataType::Utf8)?;
+        let (schemas, names) = (schemas.as_string::<i32>(), names.as_string::<i32>());
+        for i in 0..batch.num_rows() {
+            views.insert(
+                oids.value(i),
+                (schemas.value(i).to_string(), names.value(i).to_string()),
+            );
+        }
+    }
+    Ok(views)
+}
+
+/// The query of a view: what follows `AS` in its definition.
+fn view_query(table: &dyn TableProvider) -> Option<String> {
+    if let Some(mv) = table.downcast_ref::<MvTable>() {
+        return Some(mv.state().query.clone());
+    }
+    let definition = table.get_table_definition()?;
+    let dialect = datafusion::sql::sqlparser::dialect::PostgreSqlDialect {};
+    let statements = DFParser::parse_sql_with_dialect(definition, &dialect).ok()?;
+    match statements.front()? {
+        DFStatement::Statement(statement) => match statement.as_ref() {
+            SqlStatement::CreateView(create) => Some(create.query.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,6 +815,27 @@ mod tests {
             )
             .await,
             ["Counted|v", "base|v"]
+        );
+        // psql's \d+ asks for the query by oid.
+        assert_eq!(
+            rows(
+                &s,
+                "select relname, pg_get_viewdef(oid, true) from pg_catalog.pg_class \
+                 where relkind = 'v' and relname in ('Counted', 'base') order by 1"
+            )
+            .await,
+            [
+                "Counted|SELECT count(*) AS n FROM s.base",
+                "base|SELECT v FROM public.events WHERE v = 'b'"
+            ]
+        );
+        assert_eq!(
+            rows(
+                &s,
+                "select pg_get_viewdef('s.base'), pg_get_viewdef('nope')"
+            )
+            .await,
+            ["SELECT v FROM public.events WHERE v = 'b'|NULL"]
         );
     }
 
