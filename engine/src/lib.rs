@@ -1,5 +1,10 @@
-//! almasql's engine: configuration, session and catalog set-up, and the
+//! almasql's engine: configuration, session and catalog set-up, persistent
+//! views ([`views`]), materialized views ([`materialized`]) and the
 //! synthetic ALMA demo dataset. Knows DataFusion, not the wire protocol.
+//!
+//! [`Session::build`] (or [`build_session`], then the host's own tables,
+//! then [`Session::open`]) gives a session; [`sql`] runs a statement,
+//! including the materialized-view statements DataFusion does not parse.
 
 pub mod config;
 pub mod demo;

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{AsArray, StringBuilder, new_null_array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemorySchemaProvider, SchemaProvider, Session,
@@ -127,6 +127,16 @@ impl PersistentCatalog {
             for view in pending {
                 match plan_view(ctx, &view.definition).await {
                     Ok(table) => {
+                        // Keeps the stored columns up to date (rewritten only
+                        // when they changed).
+                        if let Err(e) = self.store.save(
+                            &view.schema,
+                            &view.name,
+                            &view.definition,
+                            &table.schema(),
+                        ) {
+                            tracing::warn!(view = %view.display_name(), error = %e, "cannot update the stored view");
+                        }
                         self.register_plain(&view.schema, &view.name, Arc::new(table))?;
                         tracing::debug!(view = %view.display_name(), "restored view");
                         progressed = true;
@@ -152,7 +162,7 @@ impl PersistentCatalog {
                 name: view.display_name(),
                 definition: view.definition.clone(),
                 reason,
-                schema: Arc::new(Schema::empty()),
+                schema: view.columns.clone(),
             };
             self.register_plain(&view.schema, &view.name, Arc::new(table.clone()))?;
             broken.push(table);
@@ -294,9 +304,12 @@ impl SchemaProvider for PersistentSchema {
             .as_ref()
             .downcast_ref::<ViewTable>()
             .and_then(|v| v.definition().cloned());
+        let columns = table.schema();
         let previous = self.inner.register_table(name.clone(), table)?;
         if let Some(definition) = definition
-            && let Err(e) = self.store.save(&self.schema_name, &name, &definition)
+            && let Err(e) = self
+                .store
+                .save(&self.schema_name, &name, &definition, &columns)
         {
             self.inner.deregister_table(&name)?;
             if let Some(previous) = previous {
@@ -400,6 +413,8 @@ pub(crate) struct StoredView {
     pub schema: String,
     pub name: String,
     pub definition: String,
+    /// The columns when it was last planned.
+    pub columns: SchemaRef,
 }
 
 impl StoredView {
@@ -428,15 +443,32 @@ impl ViewStore {
         self.dir.join(format!("{}.sql", object_key(schema, name)))
     }
 
-    fn save(&self, schema: &str, name: &str, definition: &str) -> Result<()> {
+    /// Stores a view: a first line `-- almasql columns: <json>` (so a view
+    /// that no longer plans still has its columns), then the definition.
+    fn save(&self, schema: &str, name: &str, definition: &str, columns: &Schema) -> Result<()> {
         let key = (schema.to_string(), name.to_string());
+        let columns: Vec<(&str, String, bool)> = columns
+            .fields()
+            .iter()
+            .map(|f| {
+                (
+                    f.name().as_str(),
+                    f.data_type().to_string(),
+                    f.is_nullable(),
+                )
+            })
+            .collect();
+        let content = format!(
+            "{COLUMNS_HEADER}{}\n{definition}",
+            serde_json::to_string(&columns).expect("columns serialize")
+        );
         let mut written = self.written.lock().expect("not poisoned");
-        if written.get(&key).is_some_and(|d| d == definition) {
+        if written.get(&key).is_some_and(|c| *c == content) {
             return Ok(());
         }
         let path = self.path(schema, name);
-        write_atomically(&path, definition.as_bytes()).map_err(|e| EngineError::io(&path, e))?;
-        written.insert(key, definition.to_string());
+        write_atomically(&path, content.as_bytes()).map_err(|e| EngineError::io(&path, e))?;
+        written.insert(key, content);
         Ok(())
     }
 
@@ -469,6 +501,7 @@ impl ViewStore {
             Err(e) => return Err(EngineError::io(&self.dir, e)),
         };
         let mut views = vec![];
+        let mut written = self.written.lock().expect("not poisoned");
         for entry in entries {
             let entry = entry.map_err(|e| EngineError::io(&self.dir, e))?;
             let path = entry.path();
@@ -483,21 +516,44 @@ impl ViewStore {
                 tracing::warn!(path = %path.display(), "ignoring a file that is not a view definition");
                 continue;
             };
-            let definition =
-                std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+            let content = std::fs::read_to_string(&path).map_err(|e| EngineError::io(&path, e))?;
+            let (columns, definition) = parse_stored(&content);
+            written.insert((schema.clone(), name.clone()), content);
             views.push(StoredView {
                 schema,
                 name,
                 definition,
+                columns,
             });
         }
         views.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
-        let mut written = self.written.lock().expect("not poisoned");
-        for v in &views {
-            written.insert((v.schema.clone(), v.name.clone()), v.definition.clone());
-        }
         Ok(views)
     }
+}
+
+const COLUMNS_HEADER: &str = "-- almasql columns: ";
+
+/// Splits a stored view into its columns (empty if the header is missing
+/// or unreadable) and its definition.
+fn parse_stored(content: &str) -> (SchemaRef, String) {
+    let Some(rest) = content.strip_prefix(COLUMNS_HEADER) else {
+        return (Arc::new(Schema::empty()), content.to_string());
+    };
+    let (header, definition) = rest.split_once('\n').unwrap_or((rest, ""));
+    let fields: Option<Vec<Field>> = serde_json::from_str::<Vec<(String, String, bool)>>(header)
+        .ok()
+        .and_then(|columns| {
+            columns
+                .into_iter()
+                .map(|(name, ty, nullable)| {
+                    ty.parse::<DataType>()
+                        .ok()
+                        .map(|ty| Field::new(name, ty, nullable))
+                })
+                .collect()
+        });
+    let schema = fields.map_or_else(Schema::empty, Schema::new);
+    (Arc::new(schema), definition.to_string())
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -888,11 +944,16 @@ mod tests {
         assert_eq!(broken, ["public.needs_events"]);
         assert!(s.broken_views()[0].reason().contains("events"));
         assert_eq!(rows(&s, "select one from fine").await, ["1"]);
-        let e = query_error(&s, "select count(*) from needs_events").await;
-        assert!(
-            e.contains("view public.needs_events cannot be used") && e.contains("events"),
-            "{e}"
-        );
+        for query in [
+            "select count(*) from needs_events",
+            "select v from needs_events where v > 'a'",
+        ] {
+            let e = query_error(&s, query).await;
+            assert!(
+                e.contains("view public.needs_events cannot be used") && e.contains("events"),
+                "{e}"
+            );
+        }
         // Still listed with its stored definition, and the file is kept.
         assert_eq!(
             rows(
@@ -945,6 +1006,35 @@ mod tests {
             );
         }
         assert_eq!(object_key("public", "a.b"), "public.a+2Eb");
+    }
+
+    #[test]
+    fn stored_columns_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ViewStore::new(dir.path().to_path_buf());
+        let columns = Schema::new(vec![
+            Field::new(
+                "t",
+                DataType::Timestamp(
+                    datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                    Some("UTC".into()),
+                ),
+                true,
+            ),
+            Field::new("Name \"x\"", DataType::Utf8View, false),
+            Field::new("n", DataType::Decimal128(12, 3), true),
+        ]);
+        let definition = "CREATE VIEW v AS SELECT 1\n-- trailing\n";
+        store.save("public", "v", definition, &columns).unwrap();
+        let views = store.load().unwrap();
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].definition, definition);
+        assert_eq!(*views[0].columns, columns);
+        // A file without the header (written by hand) still loads.
+        std::fs::write(dir.path().join("public.w.sql"), "CREATE VIEW w AS SELECT 2").unwrap();
+        let views = store.load().unwrap();
+        assert_eq!(views[1].definition, "CREATE VIEW w AS SELECT 2");
+        assert!(views[1].columns.fields().is_empty());
     }
 
     #[test]
