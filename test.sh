@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole almasql test suite, from a fresh clone: installs what the tests
-# need (psql, moto), checks formatting, then builds and runs every test of every
+# need (psql, a PostgreSQL server, moto), checks formatting, then builds and runs every test of every
 # crate in release mode (one profile for `cargo run --release` and the tests,
 # so DataFusion is compiled once). Lints: `ALMASQL_CLIPPY=1 ./test.sh` also
 # runs clippy (a separate check pass over every dependency on a cold cache).
@@ -12,6 +12,12 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 need_apt=()
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
+# A PostgreSQL server for the SQL-database connector's tests (started by the
+# tests themselves in a temporary directory), and OpenSSL headers for the
+# PostgreSQL driver's TLS.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} (needed by the tests)"
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use almasql_engine::demo::{NoProgress, Progress};
-use almasql_engine::{Config, EngineError};
+use almasql_engine::{Config, EngineError, MaterializedViews, SchedulerHandle, Session};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -55,6 +55,7 @@ pub struct EngineBuilder {
     scalar_udfs: Vec<ScalarUDF>,
     aggregate_udfs: Vec<AggregateUDF>,
     progress: Arc<dyn Progress + Send>,
+    scheduler: bool,
 }
 
 impl EngineBuilder {
@@ -101,6 +102,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether to refresh materialized views on their schedules inside the
+    /// host's runtime (default: yes). The scheduler stops when the last
+    /// clone of the [`Engine`] is dropped.
+    pub fn scheduler(mut self, enabled: bool) -> Self {
+        self.scheduler = enabled;
+        self
+    }
+
     /// Assembles the session: configuration, demo data (generated first if
     /// the configuration asks for it and it is missing), sources, domain
     /// functions, pg_catalog, then the host's tables and functions.
@@ -138,9 +147,16 @@ impl EngineBuilder {
         for udaf in self.aggregate_udfs {
             ctx.register_udaf(udaf);
         }
+        // Views may use the host's tables, so the persistent state opens last.
+        let session = Session::open(ctx, &config).await?;
+        let scheduler = self
+            .scheduler
+            .then(|| Arc::new(session.materialized().start_scheduler()));
         Ok(Engine {
-            ctx: Arc::new(ctx),
+            ctx: Arc::new(session.context().clone()),
+            session,
             config,
+            _scheduler: scheduler,
         })
     }
 }
@@ -150,7 +166,9 @@ impl EngineBuilder {
 #[derive(Clone)]
 pub struct Engine {
     ctx: Arc<SessionContext>,
+    session: Session,
     config: Config,
+    _scheduler: Option<Arc<SchedulerHandle>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -172,12 +190,20 @@ impl Engine {
             scalar_udfs: vec![],
             aggregate_udfs: vec![],
             progress: Arc::new(NoProgress),
+            scheduler: true,
         }
     }
 
-    /// Plans `sql`; stream the result with `execute_stream` or collect it.
+    /// Plans `sql` (any statement DataFusion plans, plus `CREATE` /
+    /// `REFRESH` / `DROP MATERIALIZED VIEW`, which run at once); stream the
+    /// result with `execute_stream` or collect it.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        Ok(self.ctx.sql(sql).await?)
+        Ok(self.session.sql(sql).await?)
+    }
+
+    /// The materialized views.
+    pub fn materialized_views(&self) -> &MaterializedViews {
+        self.session.materialized()
     }
 
     /// The DataFusion session, for anything else.
@@ -195,7 +221,7 @@ impl Engine {
     pub fn serve(&self, listener: TcpListener) -> Result<ServerHandle> {
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(self.ctx.clone());
+        let server = Server::new(self.ctx.clone(), self.session.materialized().clone());
         let task = tokio::spawn(server.serve(listener, async {
             let _ = stopped.await;
         }));

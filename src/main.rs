@@ -162,6 +162,7 @@ async fn run(cli: Cli) -> Result<()> {
             let engine = Engine::builder()
                 .config(config)
                 .progress(progress_bar())
+                .scheduler(false)
                 .build()
                 .await?;
             let stream = engine.sql(&sql).await?.execute_stream().await?;

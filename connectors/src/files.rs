@@ -144,7 +144,11 @@ impl SourceLocation {
 
     /// Lists the files at this location whose names end with one of
     /// `extensions` (all files when empty), sorted by path.
-    pub async fn list(&self, session: &dyn Session, extensions: &[&str]) -> Result<Vec<SourceFile>> {
+    pub async fn list(
+        &self,
+        session: &dyn Session,
+        extensions: &[&str],
+    ) -> Result<Vec<SourceFile>> {
         let store_url = self.store_url();
         let store = object_stores::store_for(session.runtime_env(), &store_url)
             .map_err(|e| ConnectorError::Location {
@@ -152,20 +156,25 @@ impl SourceLocation {
                 message: e.to_string(),
             })?;
         let local_root = (store_url.as_str() == "file:///").then_some(());
-        let metas: Vec<_> = if self.url.is_collection() || self.url.get_glob().is_some() {
-            self.url
-                .list_all_files(session, store.as_ref(), "")
-                .await
-                .map_err(|e| ConnectorError::Location {
+        if local_root.is_some() {
+            let path = std::path::Path::new("/").join(self.url.prefix().as_ref());
+            if !path.exists() {
+                return Err(ConnectorError::Location {
                     location: self.text.clone(),
-                    message: e.to_string(),
-                })?
+                    message: format!("{} does not exist", path.display()),
+                });
+            }
+        }
+        let metas: Vec<_> = if self.url.is_collection() || self.url.get_glob().is_some() {
+            // Every file below the prefix, at any depth (DataFusion's own
+            // listing skips subdirectories that are not hive partitions).
+            let url = self.url.clone();
+            store
+                .list(Some(self.url.prefix()))
+                .try_filter(move |m| futures::future::ready(url.contains(&m.location, false)))
                 .try_collect()
                 .await
-                .map_err(|e| ConnectorError::Location {
-                    location: self.text.clone(),
-                    message: e.to_string(),
-                })?
+                .map_err(|e| ConnectorError::store(&self.text, e))?
         } else {
             vec![
                 store

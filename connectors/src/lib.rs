@@ -8,6 +8,8 @@
 //! - [`monitor_text`]: monitor text files (`monitor.text_samples`);
 //! - [`calibrators`]: the calibrator survey catalog, CSV or VOTable, with an
 //!   HTTP cache (`calibrators.measurements`, `calibrators.sources`);
+//! - [`jira`]: JIRA issues and comments, from the REST API with JQL
+//!   push-down or from exported pages (`jira.issues`, `jira.comments`);
 //! - [`postgres`]: a PostgreSQL schema mounted as an almasql schema, with
 //!   SQL push-down (through `datafusion-table-providers`).
 //!
@@ -22,6 +24,7 @@ pub mod calibrators;
 pub mod error;
 pub mod files;
 pub mod filters;
+pub mod jira;
 pub mod layout;
 pub mod monitor_text;
 pub mod object_stores;

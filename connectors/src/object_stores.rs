@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use object_store::ObjectStore;
+use object_store::{ClientOptions, ObjectStore};
 use object_store::aws::AmazonS3Builder;
 use object_store::http::HttpBuilder;
 use serde::Deserialize;
@@ -99,6 +99,7 @@ impl ObjectStoreConfig {
             "http" | "https" => Arc::new(
                 HttpBuilder::new()
                     .with_url(self.url.clone())
+                    .with_client_options(ClientOptions::new().with_allow_http(true))
                     .build()
                     .map_err(|e| self.error(format!("cannot build the HTTP client: {e}")))?,
             ),
@@ -148,6 +149,7 @@ pub fn store_for(runtime: &RuntimeEnv, url: &ObjectStoreUrl) -> Result<Arc<dyn O
             let store: Arc<dyn ObjectStore> = Arc::new(
                 HttpBuilder::new()
                     .with_url(url.as_str())
+                    .with_client_options(ClientOptions::new().with_allow_http(true))
                     .build()
                     .map_err(|e| ConnectorError::Location {
                         location: url.as_str().to_string(),

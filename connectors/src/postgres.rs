@@ -11,7 +11,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::catalog::TableProvider;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use datafusion::common::TableReference;
 use datafusion_table_providers::postgres::PostgresTableFactory;
 use datafusion_table_providers::sql::db_connection_pool::DbConnectionPool;
@@ -160,8 +165,54 @@ pub async fn mount(options: &PostgresOptions) -> Result<Vec<(String, Arc<dyn Tab
             .table_provider(reference)
             .await
             .map_err(|e| options.error(options.scrub(format!("table {name}: {e}"))))?;
-        tables.push((name, provider));
+        tables.push((name, Arc::new(PostgresTable { inner: provider }) as Arc<dyn TableProvider>));
     }
     tracing::info!(schema = %options.schema, host = %options.host, tables = tables.len(), "mounted PostgreSQL schema");
     Ok(tables)
+}
+
+/// A remote table. Passes everything to `datafusion-table-providers`'
+/// `SqlTable`, except a scan with no columns (`count(*)`), which it answers
+/// with one column and drops it: `SqlTable` returns a column even then, and
+/// DataFusion rejects the plan.
+#[derive(Debug)]
+struct PostgresTable {
+    inner: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl TableProvider for PostgresTable {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        match projection {
+            Some(p) if p.is_empty() && !self.schema().fields().is_empty() => {
+                let plan = self.inner.scan(state, Some(&vec![0]), filters, limit).await?;
+                Ok(Arc::new(ProjectionExec::try_new(
+                    Vec::<ProjectionExpr>::new(),
+                    plan,
+                )?))
+            }
+            _ => self.inner.scan(state, projection, filters, limit).await,
+        }
+    }
 }

@@ -12,6 +12,11 @@
 //! name = "ops.shifts"
 //! kind = "csv"
 //! location = "/data/ops/shifts.csv"
+//!
+//! [[materialized_views]]
+//! name = "ops.daily_shifts"
+//! query = "select date_trunc('day', start) as day, count(*) as n from ops.shifts group by 1"
+//! refresh = "1 hour"
 //! ```
 //!
 //! Every key is documented in the README ("Configuration"); unknown keys and
@@ -23,11 +28,13 @@ use std::path::{Path, PathBuf};
 use almasql_connectors::acs::AcsLogOptions;
 use almasql_connectors::calibrators::CalibratorCatalogOptions;
 use almasql_connectors::monitor_text::MonitorTextOptions;
+use almasql_connectors::jira::api::{JiraExportOptions, JiraOptions};
 use almasql_connectors::postgres::PostgresOptions;
 pub use almasql_connectors::object_stores::ObjectStoreConfig;
 use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
+use crate::materialized::{MvName, MvOptions, RefreshMode, TimeSpan};
 
 /// The default address the server listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
@@ -56,6 +63,9 @@ pub struct Config {
     /// Tables over external data.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// Materialized views declared in the configuration.
+    #[serde(default)]
+    pub materialized_views: Vec<MaterializedViewConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -81,6 +91,7 @@ impl Default for Config {
             demo: Some(DemoConfig::default()),
             object_stores: vec![],
             sources: vec![],
+            materialized_views: vec![],
         }
     }
 }
@@ -133,6 +144,10 @@ pub enum SourceConfig {
     CalibratorCatalog(CalibratorCatalogOptions),
     /// A PostgreSQL schema: every table of it, with SQL push-down.
     Postgres(PostgresOptions),
+    /// JIRA over its REST API (`<schema>.issues`, `<schema>.comments`).
+    Jira(JiraOptions),
+    /// JIRA search pages exported to files, same tables.
+    JiraExport(JiraExportOptions),
 }
 
 /// Options shared by the file-based sources.
@@ -175,6 +190,49 @@ fn default_true() -> bool {
     true
 }
 
+/// A materialized view declared in the configuration
+/// (`[[materialized_views]]`); the same options as `CREATE MATERIALIZED VIEW
+/// ... WITH (...)`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MaterializedViewConfig {
+    /// `schema.name`, or `name` for schema `public`.
+    pub name: String,
+    /// The query whose result the view stores.
+    pub query: String,
+    /// How often it is refreshed, e.g. `"1 hour"`; absent: only on `REFRESH
+    /// MATERIALIZED VIEW`.
+    #[serde(default)]
+    pub refresh: Option<TimeSpan>,
+    /// `"full"` (default) or `"append"`.
+    #[serde(default)]
+    pub mode: RefreshMode,
+    /// The column an append refresh continues from (required with
+    /// `mode = "append"`).
+    #[serde(default)]
+    pub time_column: Option<String>,
+    /// How far before the stored maximum an append refresh reads again.
+    #[serde(default)]
+    pub overlap: Option<TimeSpan>,
+}
+
+impl MaterializedViewConfig {
+    /// The view's qualified name, `None` if `name` is malformed.
+    pub fn view_name(&self) -> Option<MvName> {
+        MvName::from_config(&self.name)
+    }
+
+    /// The options, as `WITH (...)` would give them.
+    pub fn options(&self) -> MvOptions {
+        MvOptions {
+            refresh: self.refresh.clone(),
+            mode: self.mode,
+            time_column: self.time_column.clone(),
+            overlap: self.overlap.clone(),
+        }
+    }
+}
+
 impl SourceConfig {
     /// The qualified table name, `schema.table`.
     pub fn name(&self) -> &str {
@@ -185,13 +243,17 @@ impl SourceConfig {
             Self::MonitorText(o) => &o.name,
             Self::CalibratorCatalog(o) => &o.schema,
             Self::Postgres(o) => &o.schema,
+            Self::Jira(o) => &o.schema,
+            Self::JiraExport(o) => &o.schema,
         }
     }
 
     /// Splits the name into schema and table (a catalog source names only
     /// its schema: the table is `*`).
     pub fn schema_and_table(&self) -> Option<(&str, &str)> {
-        if let Self::CalibratorCatalog(_) | Self::Postgres(_) = self {
+        if let Self::CalibratorCatalog(_) | Self::Postgres(_) | Self::Jira(_) | Self::JiraExport(_) =
+            self
+        {
             let schema = self.name();
             return (!schema.is_empty() && !schema.contains('.')).then_some((schema, "*"));
         }
@@ -241,7 +303,10 @@ impl Config {
             };
             if source.schema_and_table().is_none() {
                 return Err(error(match source {
-                    SourceConfig::CalibratorCatalog(_) | SourceConfig::Postgres(_) => {
+                    SourceConfig::CalibratorCatalog(_)
+                    | SourceConfig::Postgres(_)
+                    | SourceConfig::Jira(_)
+                    | SourceConfig::JiraExport(_) => {
                         format!("`{}` is not a schema name", source.name())
                     }
                     _ => format!("`{}` is not of the form schema.table", source.name()),
@@ -265,6 +330,42 @@ impl Config {
                     message: format!("`{}`: expected s3://, http:// or https://", store.url),
                 });
             }
+        }
+        let mut views = std::collections::HashSet::new();
+        for (i, view) in self.materialized_views.iter().enumerate() {
+            let error = |key: &str, message: String| EngineError::Config {
+                origin: origin.to_string(),
+                key: format!("materialized_views[{i}].{key}"),
+                message,
+            };
+            let Some(name) = view.view_name() else {
+                return Err(error(
+                    "name",
+                    format!("`{}` is not of the form schema.name or name", view.name),
+                ));
+            };
+            if !views.insert(name.clone()) {
+                return Err(error(
+                    "name",
+                    format!("materialized view `{}` is declared twice", view.name),
+                ));
+            }
+            if self
+                .sources
+                .iter()
+                .any(|s| s.schema_and_table() == Some((&name.schema, &name.name)))
+            {
+                return Err(error(
+                    "name",
+                    format!("`{}` is also the name of a source", view.name),
+                ));
+            }
+            if view.query.trim().is_empty() {
+                return Err(error("query", "must not be empty".to_string()));
+            }
+            view.options()
+                .validate()
+                .map_err(|(key, message)| error(key, message))?;
         }
         if let Some(demo) = &self.demo
             && demo.scale == 0
@@ -377,6 +478,69 @@ mod tests {
         assert!(debug.contains("<redacted>"), "{debug}");
         let e = err("[[object_stores]]\nurl = \"ftp://x\"");
         assert!(e.contains("object_stores[0].url"), "{e}");
+    }
+
+    #[test]
+    fn materialized_views_parse() {
+        let config = Config::from_toml(
+            r#"
+            [[materialized_views]]
+            name = "ops.daily"
+            query = "select 1 as a"
+            refresh = "1 hour"
+            mode = "append"
+            time_column = "a"
+            overlap = "10 minutes"
+            [[materialized_views]]
+            name = "plain"
+            query = "select 2"
+            "#,
+            "x",
+        )
+        .unwrap();
+        let [daily, plain] = &config.materialized_views[..] else {
+            panic!("two views expected")
+        };
+        assert_eq!(daily.view_name(), Some(MvName::new("ops", "daily")));
+        assert_eq!(
+            daily.refresh.as_ref().unwrap().duration(),
+            std::time::Duration::from_secs(3600)
+        );
+        assert_eq!(daily.mode, RefreshMode::Append);
+        assert_eq!(plain.view_name(), Some(MvName::new("public", "plain")));
+        assert_eq!(plain.mode, RefreshMode::Full);
+        assert_eq!(plain.refresh, None);
+    }
+
+    #[test]
+    fn materialized_view_errors_name_the_key() {
+        let e =
+            err("[[materialized_views]]\nname = \"a\"\nquery = \"select 1\"\nrefrsh = \"1 hour\"");
+        assert!(
+            e.contains("materialized_views[0]") && e.contains("refrsh"),
+            "{e}"
+        );
+        let e =
+            err("[[materialized_views]]\nname = \"a\"\nquery = \"select 1\"\nrefresh = \"often\"");
+        assert!(
+            e.contains("materialized_views[0].refresh") && e.contains("often"),
+            "{e}"
+        );
+        let e =
+            err("[[materialized_views]]\nname = \"a\"\nquery = \"select 1\"\nmode = \"sideways\"");
+        assert!(e.contains("materialized_views[0].mode"), "{e}");
+        let e =
+            err("[[materialized_views]]\nname = \"a\"\nquery = \"select 1\"\nmode = \"append\"");
+        assert!(e.contains("materialized_views[0].time_column"), "{e}");
+        let e = err("[[materialized_views]]\nname = \"a.b.c\"\nquery = \"select 1\"");
+        assert!(e.contains("materialized_views[0].name"), "{e}");
+        let e = err(
+            "[[materialized_views]]\nname = \"a\"\nquery = \"select 1\"\n[[materialized_views]]\nname = \"public.a\"\nquery = \"select 1\"",
+        );
+        assert!(
+            e.contains("materialized_views[1].name") && e.contains("twice"),
+            "{e}"
+        );
     }
 
     #[test]

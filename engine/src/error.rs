@@ -47,6 +47,21 @@ pub enum EngineError {
     /// A connector could not be set up.
     #[error(transparent)]
     Connector(#[from] almasql_connectors::ConnectorError),
+    /// A statement almasql parses itself (the materialized-view statements)
+    /// is malformed.
+    #[error("syntax error: {message}")]
+    Syntax {
+        /// What is wrong, naming the offending option or token.
+        message: String,
+    },
+    /// A materialized-view operation failed.
+    #[error("materialized view {name}: {message}")]
+    MaterializedView {
+        /// The view, `schema.name`.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Registering a source or planning a query failed.
     #[error(transparent)]
     DataFusion(#[from] DataFusionError),

@@ -19,6 +19,8 @@ use datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
 use almasql_connectors::acs::{AcsErrorsTable, AcsLogOptions, AcsLogTable};
 use almasql_connectors::calibrators::{CalibratorCatalog, CalibratorCatalogOptions};
+use almasql_connectors::jira::JiraSource;
+use almasql_connectors::jira::api::JiraExportOptions;
 use almasql_connectors::monitor_text::{MonitorTextOptions, MonitorTextTable};
 use datafusion::catalog::TableProvider;
 
@@ -77,6 +79,14 @@ pub async fn build_session(
 
 /// Registers the demo tables of the dataset in `dir`.
 pub async fn register_demo(ctx: &SessionContext, dir: &Path) -> Result<()> {
+    let jira = JiraSource::export(&JiraExportOptions {
+        schema: "jira".to_string(),
+        location: format!("{}/", path_text(&dir.join("jira"))),
+        antenna_field: None,
+        antenna_regex: None,
+    })?;
+    register(ctx, "jira", "issues", jira.issues_table())?;
+    register(ctx, "jira", "comments", jira.comments_table())?;
     let catalog = CalibratorCatalog::new(
         CalibratorCatalogOptions::new(path_text(&dir.join("calibrators/measurements.csv"))),
         dir.join("cache"),
@@ -164,6 +174,16 @@ pub async fn register_source(
             }
             SourceConfig::MonitorText(o) => {
                 return register(ctx, schema, table, Arc::new(MonitorTextTable::try_new(o.clone())?));
+            }
+            SourceConfig::Jira(o) => {
+                let source = JiraSource::rest(o)?;
+                register(ctx, schema, "issues", source.issues_table())?;
+                return register(ctx, schema, "comments", source.comments_table());
+            }
+            SourceConfig::JiraExport(o) => {
+                let source = JiraSource::export(o)?;
+                register(ctx, schema, "issues", source.issues_table())?;
+                return register(ctx, schema, "comments", source.comments_table());
             }
             SourceConfig::Postgres(o) => {
                 // An unreachable database must not keep the server from

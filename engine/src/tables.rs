@@ -540,7 +540,7 @@ pub fn lo2_schema() -> Schema {
 pub fn render_reference() -> String {
     let mut out = String::from(
         "# Table reference\n\n\
-         <!-- Generated from engine/src/tables.rs by `UPDATE_DOCS=1 cargo test --release -p almasql-engine`; do not edit. -->\n\n\
+         <!-- Generated from engine/src/tables.rs by `UPDATE_DOCS=1 cargo test --release --workspace reference_page`; do not edit. -->\n\n\
          The tables of the embedded default (the synthetic ALMA demo dataset). \
          What is planted in them for each mission question is described in `engine/src/demo/mod.rs`.\n",
     );
@@ -590,7 +590,7 @@ mod tests {
         let committed = std::fs::read_to_string(reference_path()).unwrap_or_default();
         assert!(
             committed == rendered,
-            "docs/tables.md is stale: run `UPDATE_DOCS=1 cargo test --release -p almasql-engine reference_page`"
+            "docs/tables.md is stale: run `UPDATE_DOCS=1 cargo test --release --workspace reference_page`"
         );
     }
 

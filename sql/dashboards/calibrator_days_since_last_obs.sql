@@ -1,7 +1,7 @@
 -- Grid monitoring of the calibrator survey: per source, days since its last
 -- observation in Band 3 and in Band 7, counted from the catalog's latest
 -- measurement (`as_of`); most urgent first (the larger of the two gaps; a
--- band never observed counts as the most urgent).
+-- band the source was never observed in has no gap and does not count).
 with last_seen as (
     select source,
            max(case when band = 3 then observed_at end) as last_band3,
@@ -25,7 +25,7 @@ gaps as (
 select source, ra_deg, dec_deg,
        last_band3, days_since_band3,
        last_band7, days_since_band7,
-       greatest(coalesce(days_since_band3, 1e9), coalesce(days_since_band7, 1e9)) as urgency_days,
+       greatest(coalesce(days_since_band3, 0), coalesce(days_since_band7, 0)) as urgency_days,
        as_of
 from gaps
 order by urgency_days desc, source

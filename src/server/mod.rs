@@ -7,6 +7,7 @@
 //! graceful shutdown and a listener the caller owns.
 
 pub mod sqlstate;
+mod statements;
 mod streaming;
 
 use std::future::Future;
@@ -14,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use almasql_engine::MaterializedViews;
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::DfSessionService;
 use datafusion_postgres::pgwire;
@@ -26,6 +28,7 @@ use pgwire::error::PgWireError;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use statements::AlmaSimpleQuery;
 use streaming::StreamingExtendedHandler;
 
 /// How long in-flight connections may run after shutdown was asked for.
@@ -38,10 +41,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server answering queries against `ctx`.
-    pub fn new(ctx: Arc<SessionContext>) -> Self {
+    /// A server answering queries against `ctx`, running the
+    /// materialized-view statements on `materialized`.
+    pub fn new(ctx: Arc<SessionContext>, materialized: MaterializedViews) -> Self {
         Self {
-            handlers: Arc::new(AlmaHandlers::new(ctx)),
+            handlers: Arc::new(AlmaHandlers::new(ctx, materialized)),
         }
     }
 
@@ -100,16 +104,17 @@ impl Server {
 /// Binds `addr` and serves until `shutdown` completes; see [`Server::serve`].
 pub async fn serve(
     ctx: Arc<SessionContext>,
+    materialized: MaterializedViews,
     addr: SocketAddr,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    Server::new(ctx).serve(listener, shutdown).await
+    Server::new(ctx, materialized).serve(listener, shutdown).await
 }
 
 /// The pgwire handlers of almasql.
 struct AlmaHandlers {
-    session_service: Arc<DfSessionService>,
+    simple: Arc<AlmaSimpleQuery>,
     extended: Arc<StreamingExtendedHandler>,
     startup: Arc<AlmaStartup>,
     cancel: Arc<DefaultCancelHandler>,
@@ -117,12 +122,12 @@ struct AlmaHandlers {
 }
 
 impl AlmaHandlers {
-    fn new(ctx: Arc<SessionContext>) -> Self {
+    fn new(ctx: Arc<SessionContext>, materialized: MaterializedViews) -> Self {
         let connections = Arc::new(ConnectionManager::new());
         let session_service = Arc::new(DfSessionService::new(ctx));
         Self {
             extended: Arc::new(StreamingExtendedHandler::new(session_service.clone())),
-            session_service,
+            simple: Arc::new(AlmaSimpleQuery::new(session_service, materialized)),
             startup: Arc::new(AlmaStartup {
                 connections: connections.clone(),
             }),
@@ -134,7 +139,7 @@ impl AlmaHandlers {
 
 impl PgWireServerHandlers for AlmaHandlers {
     fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        self.session_service.clone()
+        self.simple.clone()
     }
 
     fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {

@@ -47,23 +47,34 @@ impl TestServer {
 
     /// Starts `almasql serve` with extra arguments.
     pub fn start_with(extra: &[&str]) -> Self {
-        Self::spawn(extra, &[], None)
+        Self::spawn(data_dir(), extra, &[], None)
+    }
+
+    /// Starts `almasql serve` on its own data directory `dir` (the demo
+    /// dataset is generated there on first start), capturing its log.
+    pub fn start_in(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(dir, extra, env, Some(tempfile::NamedTempFile::new().expect("log file")))
     }
 
     /// Starts `almasql serve` with extra arguments and environment
     /// variables, capturing its log (see [`TestServer::stderr_text`]).
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::spawn(extra, env, Some(tempfile::NamedTempFile::new().expect("log file")))
+        Self::spawn(data_dir(), extra, env, Some(tempfile::NamedTempFile::new().expect("log file")))
     }
 
-    fn spawn(extra: &[&str], env: &[(&str, &str)], log: Option<tempfile::NamedTempFile>) -> Self {
+    fn spawn(
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log: Option<tempfile::NamedTempFile>,
+    ) -> Self {
         let stderr = match &log {
             Some(file) => Stdio::from(file.reopen().expect("open log file")),
             None => Stdio::inherit(),
         };
         let mut child = almasql()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir())
+            .arg(dir)
             .args(extra)
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())

@@ -180,14 +180,21 @@ async fn explain_analyze(client: &tokio_postgres::Client, sql: &str) -> String {
 /// Sums a metric over the scan lines of an `EXPLAIN ANALYZE` plan.
 fn metric(plan: &str, name: &str) -> u64 {
     let key = format!("{name}=");
-    plan.lines()
-        .filter(|l| l.contains("ScanExec"))
-        .flat_map(|l| l.match_indices(&key).map(move |(i, _)| &l[i + key.len()..]))
-        .map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse::<u64>().unwrap_or(0)
-        })
-        .sum()
+    let mut total = 0;
+    for line in plan.lines().filter(|l| l.contains("ScanExec")) {
+        let Some(start) = line.find("metrics=[") else {
+            continue;
+        };
+        let line = &line[start..];
+        for (i, _) in line.match_indices(&key) {
+            let digits: String = line[i + key.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            total += digits.parse::<u64>().unwrap_or(0);
+        }
+    }
+    total
 }
 
 /// A Python helper process (moto, http.server), killed when dropped.
@@ -242,7 +249,10 @@ fn start_with_config(dir: &Path, config: &str) -> TestServer {
     std::fs::write(&path, config).unwrap();
     TestServer::start_with_env(
         &["--config", path.to_str().unwrap()],
-        &[("ALMASQL_IT_S3_SECRET", "testing")],
+        &[
+            ("ALMASQL_IT_S3_SECRET", "testing"),
+            ("ALMASQL_IT_JIRA_TOKEN", "it-token"),
+        ],
     )
 }
 
@@ -427,4 +437,99 @@ async fn bad_locations_name_the_source_and_file() {
     let err = client.query("select * from logs.broken", &[]).await.unwrap_err();
     let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
     assert!(text.contains("logs.broken") && text.contains("2026-01-01T00.xml.gz"), "{text}");
+}
+
+/// Replays a recorded JIRA Server search page on `/rest/api/2/search`,
+/// logging every JQL it receives; 401 without the expected bearer token.
+const JIRA_REPLAY: &str = r#"
+import http.server, sys, urllib.parse
+page = open(sys.argv[1], 'rb').read()
+class Replay(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urllib.parse.urlparse(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        sys.stderr.write('REQUEST %s JQL %s FIELDS %s\n' % (url.path, query.get('jql', [''])[0], query.get('fields', [''])[0]))
+        sys.stderr.flush()
+        if self.headers.get('Authorization') != 'Bearer it-token':
+            self.send_response(401); self.end_headers(); return
+        if url.path != '/rest/api/2/search':
+            self.send_response(404); self.end_headers(); return
+        self.send_response(200)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), Replay).serve_forever()
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jira_rest_source_pushes_escaped_jql() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("replay.py"), JIRA_REPLAY).unwrap();
+    let page = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/jira/server-search-sampleproject.json"
+    ));
+    let page = page.to_str().unwrap().to_string();
+    let jira = PythonServer::start(&["replay.py", &page], dir.path(), dir.path().join("jira.log"));
+    let server = start_with_config(
+        dir.path(),
+        &format!(
+            r#"
+            data_dir = "{data}"
+            [[sources]]
+            kind = "jira"
+            schema = "tracker"
+            url = "http://127.0.0.1:{port}"
+            flavor = "server"
+            token_env = "ALMASQL_IT_JIRA_TOKEN"
+            [[sources]]
+            kind = "jira"
+            schema = "badtoken"
+            url = "http://127.0.0.1:{port}"
+            flavor = "server"
+            token = "wrong-token-123"
+            "#,
+            data = dir.path().join("data").display(),
+            port = jira.port,
+        ),
+    );
+    let client = server.connect().await;
+    let rows = client
+        .query(
+            "select key, status, created from tracker.issues \
+             where status = 'Open' and created > timestamptz '2011-01-01 00:00:00+00' order by key",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 11);
+    assert!(rows.iter().all(|r| r.get::<_, &str>(1) == "Open"));
+    let log = jira.log();
+    assert!(log.contains("status in (\"Open\")"), "{log}");
+    assert!(log.contains("created >="), "{log}");
+    // Only the projected fields are asked for.
+    let fields = log.lines().last().unwrap();
+    assert!(fields.contains("FIELDS") && !fields.contains("description"), "{fields}");
+
+    // A hostile literal stays one quoted JQL string, and matches nothing.
+    let rows = client
+        .query(
+            "select key from tracker.issues where status = 'Open\" OR project = \"X'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    let log = jira.log();
+    assert!(log.contains(r#"status in ("Open\" OR project = \"X")"#), "{log}");
+
+    // A wrong token is an error naming the source, without the token.
+    let err = client.query("select key from badtoken.issues", &[]).await.unwrap_err();
+    let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert!(text.contains("badtoken") && text.contains("401"), "{text}");
+    assert!(!text.contains("wrong-token-123"), "{text}");
+    assert!(!server.stderr_text().contains("wrong-token-123"));
 }

@@ -3,7 +3,9 @@
 mod cli;
 mod common;
 mod connectors;
+mod dashboards;
 mod examples;
+mod materialized;
 mod postgres;
 mod psql;
 mod wire;

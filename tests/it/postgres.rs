@@ -174,11 +174,12 @@ async fn postgres_schema_is_mounted_with_push_down() {
     // The same rows through PostgreSQL and through the CSV file.
     let counts = client
         .query_one(
-            "select (select count(*) from opsdb.projects), (select count(*) from ops.projects), \
+            "select (select count(*) from opsdb.projects) as remote, \
+             (select count(*) from ops.projects) as local, \
              (select count(*) from (select code, executive, band, requested_hours, ra_deg, dec_deg, grade \
                                     from opsdb.projects \
                                     except select code, executive, band, requested_hours, ra_deg, dec_deg, grade \
-                                    from ops.projects))",
+                                    from ops.projects)) as differing",
             &[],
         )
         .await

@@ -52,6 +52,7 @@ pub async fn fetch(location: &str, cache_dir: &Path, ttl: Duration) -> Result<Ve
     let parsed = SourceLocation::parse(location)?;
     let store = object_store::http::HttpBuilder::new()
         .with_url(parsed.store_url().as_str())
+        .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
         .build()
         .map_err(|e| ConnectorError::store(location, e))?;
     let path = object_store::path::Path::parse(
