@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use almasql::Engine;
-use almasql::engine::config::SourceConfig;
-use almasql::engine::Config;
 use almasql::connectors::acs::AcsLogOptions;
+use almasql::engine::Config;
+use almasql::engine::config::SourceConfig;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 const FILES: usize = 24;
@@ -20,10 +20,14 @@ const RECORDS_PER_FILE: usize = 60_000;
 const RUNS: usize = 5;
 
 fn write_files(dir: &std::path::Path) -> u64 {
-    let levels = ["Trace", "Debug", "Info", "Info", "Notice", "Warning", "Error"];
+    let levels = [
+        "Trace", "Debug", "Info", "Info", "Notice", "Warning", "Error",
+    ];
     let mut total = 0;
     for hour in 0..FILES {
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Log>\n<Header Name=\"NameForXmlDocument\" Type=\"LOGFILE\" />\n");
+        let mut xml = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Log>\n<Header Name=\"NameForXmlDocument\" Type=\"LOGFILE\" />\n",
+        );
         for i in 0..RECORDS_PER_FILE {
             let level = levels[i % levels.len()];
             let ms = i * 3_600_000 / RECORDS_PER_FILE;
@@ -80,7 +84,10 @@ async fn main() {
     println!("{FILES} files, {mb:.0} MB of ACS XML, {cores} cores, best of {RUNS} runs\n");
     println!("| query | time | MB/s | MB/s per core |\n|---|---|---|---|");
     for (name, sql) in [
-        ("full scan: level counts", "select level, count(*) from logs.acs group by level order by level"),
+        (
+            "full scan: level counts",
+            "select level, count(*) from logs.acs group by level order by level",
+        ),
         (
             "selective: one hour, one antenna",
             "select count(*) from logs.acs where time >= timestamptz '2026-01-01 05:00:00+00' \
@@ -89,7 +96,11 @@ async fn main() {
     ] {
         let (t, shown) = time_query(&engine, sql).await;
         let rate = mb / t.as_secs_f64();
-        println!("| {name} | {:.3} s | {rate:.0} | {:.0} |", t.as_secs_f64(), rate / cores as f64);
+        println!(
+            "| {name} | {:.3} s | {rate:.0} | {:.0} |",
+            t.as_secs_f64(),
+            rate / cores as f64
+        );
         eprintln!("{shown}");
     }
 }

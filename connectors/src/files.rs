@@ -49,7 +49,10 @@ impl SourceFile {
 
     /// Opens the file for streaming reads, decompressed. Call from a blocking
     /// thread: remote stores are bridged from `handle`'s runtime.
-    pub fn open_blocking(&self, handle: &tokio::runtime::Handle) -> Result<Box<dyn BufRead + Send>> {
+    pub fn open_blocking(
+        &self,
+        handle: &tokio::runtime::Handle,
+    ) -> Result<Box<dyn BufRead + Send>> {
         let raw: Box<dyn std::io::Read + Send> = match &self.local {
             Some(path) => Box::new(
                 std::fs::File::open(path).map_err(|e| ConnectorError::io(&self.display, e))?,
@@ -91,8 +94,11 @@ impl SourceFile {
             .map_err(|e| ConnectorError::store(&self.display, e))?;
         if self.is_gzip() {
             let mut out = vec![];
-            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut out)
-                .map_err(|e| ConnectorError::io(&self.display, e))?;
+            std::io::Read::read_to_end(
+                &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+                &mut out,
+            )
+            .map_err(|e| ConnectorError::io(&self.display, e))?;
             Ok(out)
         } else {
             Ok(bytes.to_vec())
@@ -150,11 +156,12 @@ impl SourceLocation {
         extensions: &[&str],
     ) -> Result<Vec<SourceFile>> {
         let store_url = self.store_url();
-        let store = object_stores::store_for(session.runtime_env(), &store_url)
-            .map_err(|e| ConnectorError::Location {
+        let store = object_stores::store_for(session.runtime_env(), &store_url).map_err(|e| {
+            ConnectorError::Location {
                 location: self.text.clone(),
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         let local_root = (store_url.as_str() == "file:///").then_some(());
         if local_root.is_some() {
             let path = std::path::Path::new("/").join(self.url.prefix().as_ref());

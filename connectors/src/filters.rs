@@ -228,7 +228,10 @@ mod tests {
     use datafusion::prelude::{col, lit};
 
     fn ts(us: i64) -> Expr {
-        lit(ScalarValue::TimestampMicrosecond(Some(us), Some("UTC".into())))
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(us),
+            Some("UTC".into()),
+        ))
     }
 
     #[test]
@@ -257,9 +260,21 @@ mod tests {
     fn refuses_what_it_cannot_apply() {
         let time = "time";
         let cols = &["host"][..];
-        assert!(!PushedFilters::supports(&col("host").not_eq(lit("a")), time, cols));
-        assert!(!PushedFilters::supports(&col("message").eq(lit("a")), time, cols));
-        assert!(!PushedFilters::supports(&col("host").eq(col("process")), time, cols));
+        assert!(!PushedFilters::supports(
+            &col("host").not_eq(lit("a")),
+            time,
+            cols
+        ));
+        assert!(!PushedFilters::supports(
+            &col("message").eq(lit("a")),
+            time,
+            cols
+        ));
+        assert!(!PushedFilters::supports(
+            &col("host").eq(col("process")),
+            time,
+            cols
+        ));
         assert!(!PushedFilters::supports(
             &col("host").eq(lit("a")).or(col("host").eq(lit("b"))),
             time,

@@ -280,7 +280,10 @@ impl FileDecoder for TextDecoder {
         emit: &mut dyn FnMut(RecordBatch) -> bool,
     ) -> Result<()> {
         let keys = PathKeys::parse(file.path.as_ref()).ok_or_else(|| {
-            DataFusionError::Execution(format!("{}: not <antenna>/<device>/<POINT>.txt", file.display))
+            DataFusionError::Execution(format!(
+                "{}: not <antenna>/<device>/<POINT>.txt",
+                file.display
+            ))
         })?;
         let polarization = keys
             .device
@@ -293,7 +296,9 @@ impl FileDecoder for TextDecoder {
         let mut produced = 0usize;
         let (mut read, mut filtered) = (0usize, 0usize);
         for (n, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| DataFusionError::External(Box::new(e)).context(file.display.clone()))?;
+            let line = line.map_err(|e| {
+                DataFusionError::External(Box::new(e)).context(file.display.clone())
+            })?;
             let line = line.trim();
             if line.is_empty() {
                 continue;

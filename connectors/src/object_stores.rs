@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use object_store::{ClientOptions, ObjectStore};
 use object_store::aws::AmazonS3Builder;
 use object_store::http::HttpBuilder;
+use object_store::{ClientOptions, ObjectStore};
 use serde::Deserialize;
 use url::Url;
 
@@ -93,7 +93,10 @@ impl ObjectStoreConfig {
                 // Build errors may quote the builder's settings: keep only
                 // their kind, never the values.
                 Arc::new(builder.build().map_err(|e| {
-                    self.error(format!("cannot build the S3 client: {}", redact(&e.to_string())))
+                    self.error(format!(
+                        "cannot build the S3 client: {}",
+                        redact(&e.to_string())
+                    ))
                 })?)
             }
             "http" | "https" => Arc::new(
@@ -127,7 +130,10 @@ fn redact(message: &str) -> String {
     message
         .split_whitespace()
         .map(|w| {
-            if w.len() >= 16 && w.chars().all(|c| c.is_ascii_alphanumeric() || "/+=".contains(c)) {
+            if w.len() >= 16
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/+=".contains(c))
+            {
                 "<redacted>"
             } else {
                 w

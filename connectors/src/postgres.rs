@@ -14,10 +14,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::TableReference;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
-use datafusion::common::TableReference;
 use datafusion_table_providers::postgres::PostgresTableFactory;
 use datafusion_table_providers::sql::db_connection_pool::DbConnectionPool;
 use datafusion_table_providers::sql::db_connection_pool::dbconnection::get_tables;
@@ -165,7 +165,10 @@ pub async fn mount(options: &PostgresOptions) -> Result<Vec<(String, Arc<dyn Tab
             .table_provider(reference)
             .await
             .map_err(|e| options.error(options.scrub(format!("table {name}: {e}"))))?;
-        tables.push((name, Arc::new(PostgresTable { inner: provider }) as Arc<dyn TableProvider>));
+        tables.push((
+            name,
+            Arc::new(PostgresTable { inner: provider }) as Arc<dyn TableProvider>,
+        ));
     }
     tracing::info!(schema = %options.schema, host = %options.host, tables = tables.len(), "mounted PostgreSQL schema");
     Ok(tables)
@@ -206,7 +209,10 @@ impl TableProvider for PostgresTable {
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         match projection {
             Some(p) if p.is_empty() && !self.schema().fields().is_empty() => {
-                let plan = self.inner.scan(state, Some(&vec![0]), filters, limit).await?;
+                let plan = self
+                    .inner
+                    .scan(state, Some(&vec![0]), filters, limit)
+                    .await?;
                 Ok(Arc::new(ProjectionExec::try_new(
                     Vec::<ProjectionExpr>::new(),
                     plan,

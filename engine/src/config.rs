@@ -27,10 +27,10 @@ use std::path::{Path, PathBuf};
 
 use almasql_connectors::acs::AcsLogOptions;
 use almasql_connectors::calibrators::CalibratorCatalogOptions;
-use almasql_connectors::monitor_text::MonitorTextOptions;
 use almasql_connectors::jira::api::{JiraExportOptions, JiraOptions};
-use almasql_connectors::postgres::PostgresOptions;
+use almasql_connectors::monitor_text::MonitorTextOptions;
 pub use almasql_connectors::object_stores::ObjectStoreConfig;
+use almasql_connectors::postgres::PostgresOptions;
 use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
@@ -251,8 +251,10 @@ impl SourceConfig {
     /// Splits the name into schema and table (a catalog source names only
     /// its schema: the table is `*`).
     pub fn schema_and_table(&self) -> Option<(&str, &str)> {
-        if let Self::CalibratorCatalog(_) | Self::Postgres(_) | Self::Jira(_) | Self::JiraExport(_) =
-            self
+        if let Self::CalibratorCatalog(_)
+        | Self::Postgres(_)
+        | Self::Jira(_)
+        | Self::JiraExport(_) = self
         {
             let schema = self.name();
             return (!schema.is_empty() && !schema.contains('.')).then_some((schema, "*"));
@@ -471,7 +473,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.sources.len(), 3);
-        assert_eq!(config.sources[2].schema_and_table(), Some(("calibrators", "*")));
+        assert_eq!(
+            config.sources[2].schema_and_table(),
+            Some(("calibrators", "*"))
+        );
         // The secret never shows in debug output (and so in logs).
         let debug = format!("{config:?}");
         assert!(!debug.contains("wJalrXUtnFEMI"), "{debug}");

@@ -24,7 +24,10 @@ pub const DASHBOARDS: [(&str, &str); 6] = [
         "lo2_replacement_candidates",
         include_str!("../../sql/dashboards/lo2_replacement_candidates.sql"),
     ),
-    ("ifp_drift", include_str!("../../sql/dashboards/ifp_drift.sql")),
+    (
+        "ifp_drift",
+        include_str!("../../sql/dashboards/ifp_drift.sql"),
+    ),
     (
         "photonic_reference_failures",
         include_str!("../../sql/dashboards/photonic_reference_failures.sql"),
@@ -42,7 +45,13 @@ pub const DASHBOARDS: [(&str, &str); 6] = [
 /// Creates the dashboard views whose tables exist; returns the names of
 /// the ones created.
 pub async fn register_dashboards(ctx: &SessionContext) -> Result<Vec<&'static str>> {
-    let catalog_name = ctx.state().config().options().catalog.default_catalog.clone();
+    let catalog_name = ctx
+        .state()
+        .config()
+        .options()
+        .catalog
+        .default_catalog
+        .clone();
     let catalog = ctx
         .catalog(&catalog_name)
         .expect("the default catalog is created with the session");

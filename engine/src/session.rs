@@ -100,7 +100,11 @@ pub async fn register_demo(ctx: &SessionContext, dir: &Path) -> Result<()> {
                 path_text(&location),
             ))?)),
             Format::AcsErrors => Some(Arc::new(AcsErrorsTable::try_new(AcsLogOptions::new(
-                format!("{}.{}", table.schema, table.table.trim_end_matches("_errors")),
+                format!(
+                    "{}.{}",
+                    table.schema,
+                    table.table.trim_end_matches("_errors")
+                ),
                 path_text(&location),
             ))?)),
             Format::CalibratorMeasurements => Some(catalog.measurements_table()),
@@ -168,12 +172,27 @@ pub async fn register_source(
     let (location, partitions, format, extension): (&str, &[String], Arc<dyn FileFormat>, &str) =
         match source {
             SourceConfig::AcsLogs(o) => {
-                register(ctx, schema, table, Arc::new(AcsLogTable::try_new(o.clone())?))?;
+                register(
+                    ctx,
+                    schema,
+                    table,
+                    Arc::new(AcsLogTable::try_new(o.clone())?),
+                )?;
                 let errors = format!("{table}_errors");
-                return register(ctx, schema, &errors, Arc::new(AcsErrorsTable::try_new(o.clone())?));
+                return register(
+                    ctx,
+                    schema,
+                    &errors,
+                    Arc::new(AcsErrorsTable::try_new(o.clone())?),
+                );
             }
             SourceConfig::MonitorText(o) => {
-                return register(ctx, schema, table, Arc::new(MonitorTextTable::try_new(o.clone())?));
+                return register(
+                    ctx,
+                    schema,
+                    table,
+                    Arc::new(MonitorTextTable::try_new(o.clone())?),
+                );
             }
             SourceConfig::Jira(o) => {
                 let source = JiraSource::rest(o)?;

@@ -85,8 +85,12 @@ impl Format {
             Self::Parquet => "Parquet",
             Self::AcsLogs => "ACS XML logs (`acs_logs` connector)",
             Self::AcsErrors => "the unreadable records of the ACS logs (`acs_logs` connector)",
-            Self::CalibratorMeasurements => "a CSV calibrator catalog (`calibrator_catalog` connector)",
-            Self::CalibratorSources => "derived from the calibrator catalog (`calibrator_catalog` connector)",
+            Self::CalibratorMeasurements => {
+                "a CSV calibrator catalog (`calibrator_catalog` connector)"
+            }
+            Self::CalibratorSources => {
+                "derived from the calibrator catalog (`calibrator_catalog` connector)"
+            }
             Self::MonitorText => "monitor text files (`monitor_text` connector)",
         }
     }
@@ -202,7 +206,12 @@ const SAMPLES_COLUMNS: &[ColumnDoc] = &[
 
 const TEXT_SAMPLES_COLUMNS: &[ColumnDoc] = &[
     col("time", Timestamptz, false, "Sample time (UTC)."),
-    col("antenna", Text, true, "Antenna (directory name); NULL for `-` (site-wide)."),
+    col(
+        "antenna",
+        Text,
+        true,
+        "Antenna (directory name); NULL for `-` (site-wide).",
+    ),
     col("device", Text, false, "Device (directory name)."),
     col("monitor_point", Text, false, "Monitor point (file name)."),
     col(
@@ -222,8 +231,18 @@ const TEXT_SAMPLES_COLUMNS: &[ColumnDoc] = &[
 ];
 
 const ACS_COLUMNS: &[ColumnDoc] = &[
-    col("time", Timestamptz, false, "`TimeStamp` (UTC, milliseconds)."),
-    col("level", Text, false, "Level: the record's element (`Info`, `Error`, …)."),
+    col(
+        "time",
+        Timestamptz,
+        false,
+        "`TimeStamp` (UTC, milliseconds).",
+    ),
+    col(
+        "level",
+        Text,
+        false,
+        "Level: the record's element (`Info`, `Error`, …).",
+    ),
     col(
         "level_num",
         Int,
@@ -241,19 +260,34 @@ const ACS_COLUMNS: &[ColumnDoc] = &[
     col("log_id", Text, true, "`LogId`."),
     col("uri", Text, true, "`Uri`."),
     col("stack_id", Text, true, "`StackId`."),
-    col("stack_level", Int, true, "`StackLevel`; NULL when not a number."),
+    col(
+        "stack_level",
+        Int,
+        true,
+        "`StackLevel`; NULL when not a number.",
+    ),
     col("priority", Int, true, "`Priority`; NULL when not a number."),
     col("audience", Text, true, "`Audience`."),
     col("array", Text, true, "`Array`."),
     col("antenna", Text, true, "`Antenna`."),
-    col("message", Text, true, "The message (text or CDATA, entities decoded); NULL for an empty record."),
+    col(
+        "message",
+        Text,
+        true,
+        "The message (text or CDATA, entities decoded); NULL for an empty record.",
+    ),
     col(
         "data",
         Text,
         true,
         "The `<Data Name=…>` children as a JSON object of strings; NULL when there are none.",
     ),
-    col("source_file", Text, false, "The file the record was read from."),
+    col(
+        "source_file",
+        Text,
+        false,
+        "The file the record was read from.",
+    ),
 ];
 
 const LO2_COLUMNS: &[ColumnDoc] = &[
@@ -470,8 +504,18 @@ pub const DEMO_TABLES: &[TableDoc] = &[
                 "`catalog`, `jname` (derived from the name) or `unknown`.",
             ),
             col("measurements", BigInt, false, "Number of measurements."),
-            col("first_observed", Timestamptz, true, "First measurement (UTC)."),
-            col("last_observed", Timestamptz, true, "Last measurement (UTC)."),
+            col(
+                "first_observed",
+                Timestamptz,
+                true,
+                "First measurement (UTC).",
+            ),
+            col(
+                "last_observed",
+                Timestamptz,
+                true,
+                "Last measurement (UTC).",
+            ),
         ],
         partitions: &[],
         sorted_by: &[],
@@ -500,7 +544,12 @@ pub const DEMO_TABLES: &[TableDoc] = &[
                 false,
                 "Offset of the record in the decompressed file.",
             ),
-            col("element", Text, true, "The record's element name, if known."),
+            col(
+                "element",
+                Text,
+                true,
+                "The record's element name, if known.",
+            ),
             col("reason", Text, false, "Why it was skipped."),
         ],
         partitions: &[],

@@ -1,6 +1,7 @@
 -- LO2 modules to replace: frequency-offset events per antenna and baseband
--- pair, ranked; the top 5 are the replacement priorities. `analysis_date` is
--- the day of the latest event analysed.
+-- pair, ranked (ties share a priority); the first 5 rows are the replacement
+-- priorities (`replace_now`). `analysis_date` is the day of the latest event
+-- analysed.
 with per_module as (
     select antenna, baseband_pair, device,
            count(*) as offset_count,
@@ -14,6 +15,6 @@ analysed as (
 select cast(rank() over (order by offset_count desc) as int) as priority,
        antenna, baseband_pair, device, offset_count, mean_abs_offset_hz,
        a.analysis_date,
-       rank() over (order by offset_count desc) <= 5 as replace_now
+       row_number() over (order by offset_count desc, antenna, baseband_pair) <= 5 as replace_now
 from per_module cross join analysed a
 order by priority, antenna, baseband_pair

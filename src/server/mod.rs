@@ -109,7 +109,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    Server::new(ctx, materialized).serve(listener, shutdown).await
+    Server::new(ctx, materialized)
+        .serve(listener, shutdown)
+        .await
 }
 
 /// The pgwire handlers of almasql.

@@ -53,13 +53,23 @@ impl TestServer {
     /// Starts `almasql serve` on its own data directory `dir` (the demo
     /// dataset is generated there on first start), capturing its log.
     pub fn start_in(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::spawn(dir, extra, env, Some(tempfile::NamedTempFile::new().expect("log file")))
+        Self::spawn(
+            dir,
+            extra,
+            env,
+            Some(tempfile::NamedTempFile::new().expect("log file")),
+        )
     }
 
     /// Starts `almasql serve` with extra arguments and environment
     /// variables, capturing its log (see [`TestServer::stderr_text`]).
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::spawn(data_dir(), extra, env, Some(tempfile::NamedTempFile::new().expect("log file")))
+        Self::spawn(
+            data_dir(),
+            extra,
+            env,
+            Some(tempfile::NamedTempFile::new().expect("log file")),
+        )
     }
 
     fn spawn(

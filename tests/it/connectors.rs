@@ -12,7 +12,10 @@ use crate::common::{TestServer, data_dir};
 
 /// The real ACS sample: 300 records (its README gives the level counts).
 fn fixture() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/acs-logs/jlog-test.xml"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/acs-logs/jlog-test.xml"
+    ))
 }
 
 fn manifest() -> serde_json::Value {
@@ -25,20 +28,35 @@ async fn acs_logs_answer_level_counts_and_report_broken_records() {
     let server = TestServer::start();
     let client = server.connect().await;
     let rows = client
-        .query("select level, count(*) as n from logs.acs group by 1 order by 1", &[])
+        .query(
+            "select level, count(*) as n from logs.acs group by 1 order by 1",
+            &[],
+        )
         .await
         .unwrap();
     let counts: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     let manifest = manifest();
     let total: i64 = counts.values().sum();
-    assert_eq!(total, manifest["log_records"].as_i64().unwrap(), "{counts:?}");
-    for level in ["Trace", "Debug", "Info", "Notice", "Warning", "Error", "Critical"] {
-        assert!(counts.get(level).is_some_and(|n| *n > 0), "no {level} records: {counts:?}");
+    assert_eq!(
+        total,
+        manifest["log_records"].as_i64().unwrap(),
+        "{counts:?}"
+    );
+    for level in [
+        "Trace", "Debug", "Info", "Notice", "Warning", "Error", "Critical",
+    ] {
+        assert!(
+            counts.get(level).is_some_and(|n| *n > 0),
+            "no {level} records: {counts:?}"
+        );
     }
     // Every record broken on purpose is reported, with its file.
     let broken = manifest["malformed_log_records"].as_array().unwrap();
     let rows = client
-        .query("select source_file, reason from logs.acs_errors order by 1", &[])
+        .query(
+            "select source_file, reason from logs.acs_errors order by 1",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), broken.len(), "{rows:?}");
@@ -61,7 +79,14 @@ async fn acs_logs_answer_level_counts_and_report_broken_records() {
     assert!(row.get::<_, i64>(0) > 0);
     assert!(row.get::<_, i64>(1) > 1);
     let data: serde_json::Value = serde_json::from_str(&row.get::<_, String>(2)).unwrap();
-    assert!(data["AmbientTemperature"].as_str().unwrap().parse::<f64>().is_ok(), "{data}");
+    assert!(
+        data["AmbientTemperature"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .is_ok(),
+        "{data}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -85,19 +110,32 @@ async fn acs_time_filters_prune_files_and_limits_stop_early() {
         .unwrap()
         .get(0);
     assert_eq!(n, m);
-    let plan = explain_analyze(&client, &format!("select count(*) from logs.acs where {range} and host = 'gas01'")).await;
+    let plan = explain_analyze(
+        &client,
+        &format!("select count(*) from logs.acs where {range} and host = 'gas01'"),
+    )
+    .await;
     // Two hours of the three hosts' hourly files are read; the host filter
     // is applied to the records inside them.
     let files_scanned = metric(&plan, "files_scanned");
     let files_pruned = metric(&plan, "files_pruned");
     assert_eq!(files_scanned, 6, "{plan}");
     assert_eq!(files_pruned, 3 * 24 * 4 - 6, "{plan}");
-    assert!(metric(&plan, "records_filtered") > 0, "host filter applied in the scan: {plan}");
+    assert!(
+        metric(&plan, "records_filtered") > 0,
+        "host filter applied in the scan: {plan}"
+    );
 
-    let rows = client.query("select time, message from logs.acs limit 3", &[]).await.unwrap();
+    let rows = client
+        .query("select time, message from logs.acs limit 3", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3);
     let plan = explain_analyze(&client, "select * from logs.acs limit 3").await;
-    assert!(metric(&plan, "files_scanned") <= 8, "LIMIT stops reading files: {plan}");
+    assert!(
+        metric(&plan, "files_scanned") <= 8,
+        "LIMIT stops reading files: {plan}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,7 +172,11 @@ async fn monitor_text_files_match_the_archive() {
         .unwrap()
         .get(0);
     assert_eq!(weather, 4 * 1440);
-    let plan = explain_analyze(&client, &format!("select count(*) from monitor.text_samples where {filter}")).await;
+    let plan = explain_analyze(
+        &client,
+        &format!("select count(*) from monitor.text_samples where {filter}"),
+    )
+    .await;
     assert_eq!(metric(&plan, "files_scanned"), 1, "{plan}");
 }
 
@@ -143,7 +185,10 @@ async fn calibrator_sources_have_positions() {
     let server = TestServer::start();
     let client = server.connect().await;
     let rows = client
-        .query("select source, ra_deg, dec_deg, position_from from calibrators.sources limit 5", &[])
+        .query(
+            "select source, ra_deg, dec_deg, position_from from calibrators.sources limit 5",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 5);
@@ -157,7 +202,10 @@ async fn calibrator_sources_have_positions() {
         assert!((-90.0..=90.0).contains(&dec));
     }
     let n: i64 = client
-        .query_one("select count(*) from calibrators.measurements where band in (3, 7)", &[])
+        .query_one(
+            "select count(*) from calibrators.measurements where band in (3, 7)",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -165,11 +213,17 @@ async fn calibrator_sources_have_positions() {
 }
 
 async fn explain_analyze(client: &tokio_postgres::Client, sql: &str) -> String {
-    let rows = client.simple_query(&format!("explain analyze {sql}")).await.unwrap();
+    let rows = client
+        .simple_query(&format!("explain analyze {sql}"))
+        .await
+        .unwrap();
     rows.iter()
         .filter_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len()).filter_map(|i| r.get(i)).collect::<Vec<_>>().join(" "),
+                (0..r.len())
+                    .filter_map(|i| r.get(i))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ),
             _ => None,
         })
@@ -259,7 +313,11 @@ fn start_with_config(dir: &Path, config: &str) -> TestServer {
 #[tokio::test(flavor = "multi_thread")]
 async fn acs_logs_from_s3() {
     let dir = tempfile::tempdir().unwrap();
-    let moto = PythonServer::start(&["-m", "moto.server", "-p"], dir.path(), dir.path().join("moto.log"));
+    let moto = PythonServer::start(
+        &["-m", "moto.server", "-p"],
+        dir.path(),
+        dir.path().join("moto.log"),
+    );
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     // Upload the fixture plain and gzipped with boto3 (installed with moto).
     let xml = std::fs::read(fixture()).unwrap();
@@ -306,7 +364,10 @@ async fn acs_logs_from_s3() {
     );
     let client = server.connect().await;
     let rows = client
-        .query("select level, count(*) from logs.acs group by 1 order by 1", &[])
+        .query(
+            "select level, count(*) from logs.acs group by 1 order by 1",
+            &[],
+        )
         .await
         .unwrap();
     let counts: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
@@ -320,9 +381,18 @@ async fn acs_logs_from_s3() {
             ("Warning".to_string(), 2)
         ]
     );
-    let err = client.query("select count(*) from logs.missing", &[]).await.unwrap_err();
-    let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
-    assert!(text.contains("logs.missing") && text.contains("no-such-bucket"), "{text}");
+    let err = client
+        .query("select count(*) from logs.missing", &[])
+        .await
+        .unwrap_err();
+    let text = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
+    assert!(
+        text.contains("logs.missing") && text.contains("no-such-bucket"),
+        "{text}"
+    );
     // The connection stays usable after the error.
     assert_eq!(client.query("select 1", &[]).await.unwrap().len(), 1);
 }
@@ -348,7 +418,11 @@ async fn calibrator_catalog_over_http_is_cached() {
 </TABLE></RESOURCE></VOTABLE>"#,
     )
     .unwrap();
-    let http = PythonServer::start(&["-m", "http.server", "--bind", "127.0.0.1"], &www, dir.path().join("http.log"));
+    let http = PythonServer::start(
+        &["-m", "http.server", "--bind", "127.0.0.1"],
+        &www,
+        dir.path().join("http.log"),
+    );
     let url = format!("http://127.0.0.1:{}/catalog.xml", http.port);
     let server = start_with_config(
         dir.path(),
@@ -383,20 +457,41 @@ async fn calibrator_catalog_over_http_is_cached() {
             ("J1924-2914".to_string(), 7)
         ]
     );
-    let gets = |log: &str| log.lines().filter(|l| l.contains("\"GET /catalog.xml")).count();
+    let gets = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("\"GET /catalog.xml"))
+            .count()
+    };
     let after_first = gets(&http.log());
     assert_eq!(after_first, 1, "{}", http.log());
     client.query(sql, &[]).await.unwrap();
-    assert_eq!(gets(&http.log()), 1, "the second query is served from the cache");
+    assert_eq!(
+        gets(&http.log()),
+        1,
+        "the second query is served from the cache"
+    );
 
     // TTL 0: every query revalidates; the unchanged file answers 304.
-    client.query("select * from revalidated.sources", &[]).await.unwrap();
-    client.query("select * from revalidated.sources", &[]).await.unwrap();
+    client
+        .query("select * from revalidated.sources", &[])
+        .await
+        .unwrap();
+    client
+        .query("select * from revalidated.sources", &[])
+        .await
+        .unwrap();
     let log = http.log();
-    assert!(log.lines().any(|l| l.contains("\"GET /catalog.xml") && l.contains(" 304 ")), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"GET /catalog.xml") && l.contains(" 304 ")),
+        "{log}"
+    );
     // RA/Dec come from the J-names: J1924-2914 is at 291.0 deg, -29.2333 deg.
     let row = client
-        .query_one("select ra_deg, dec_deg, position_from from cached.sources where source = 'J1924-2914'", &[])
+        .query_one(
+            "select ra_deg, dec_deg, position_from from cached.sources where source = 'J1924-2914'",
+            &[],
+        )
         .await
         .unwrap();
     assert!((row.get::<_, f64>(0) - 291.0).abs() < 1e-9);
@@ -431,12 +526,30 @@ async fn bad_locations_name_the_source_and_file() {
         ),
     );
     let client = server.connect().await;
-    let err = client.query("select * from logs.nowhere", &[]).await.unwrap_err();
-    let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
-    assert!(text.contains("logs.nowhere") && text.contains("no-such-dir"), "{text}");
-    let err = client.query("select * from logs.broken", &[]).await.unwrap_err();
-    let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
-    assert!(text.contains("logs.broken") && text.contains("2026-01-01T00.xml.gz"), "{text}");
+    let err = client
+        .query("select * from logs.nowhere", &[])
+        .await
+        .unwrap_err();
+    let text = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
+    assert!(
+        text.contains("logs.nowhere") && text.contains("no-such-dir"),
+        "{text}"
+    );
+    let err = client
+        .query("select * from logs.broken", &[])
+        .await
+        .unwrap_err();
+    let text = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
+    assert!(
+        text.contains("logs.broken") && text.contains("2026-01-01T00.xml.gz"),
+        "{text}"
+    );
 }
 
 /// Replays a recorded JIRA Server search page on `/rest/api/2/search`,
@@ -473,7 +586,11 @@ async fn jira_rest_source_pushes_escaped_jql() {
         "/tests/fixtures/jira/server-search-sampleproject.json"
     ));
     let page = page.to_str().unwrap().to_string();
-    let jira = PythonServer::start(&["replay.py", &page], dir.path(), dir.path().join("jira.log"));
+    let jira = PythonServer::start(
+        &["replay.py", &page],
+        dir.path(),
+        dir.path().join("jira.log"),
+    );
     let server = start_with_config(
         dir.path(),
         &format!(
@@ -512,7 +629,10 @@ async fn jira_rest_source_pushes_escaped_jql() {
     assert!(log.contains("created >="), "{log}");
     // Only the projected fields are asked for.
     let fields = log.lines().last().unwrap();
-    assert!(fields.contains("FIELDS") && !fields.contains("description"), "{fields}");
+    assert!(
+        fields.contains("FIELDS") && !fields.contains("description"),
+        "{fields}"
+    );
 
     // A hostile literal stays one quoted JQL string, and matches nothing.
     let rows = client
@@ -524,11 +644,20 @@ async fn jira_rest_source_pushes_escaped_jql() {
         .unwrap();
     assert!(rows.is_empty());
     let log = jira.log();
-    assert!(log.contains(r#"status in ("Open\" OR project = \"X")"#), "{log}");
+    assert!(
+        log.contains(r#"status in ("Open\" OR project = \"X")"#),
+        "{log}"
+    );
 
     // A wrong token is an error naming the source, without the token.
-    let err = client.query("select key from badtoken.issues", &[]).await.unwrap_err();
-    let text = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    let err = client
+        .query("select key from badtoken.issues", &[])
+        .await
+        .unwrap_err();
+    let text = err
+        .as_db_error()
+        .map(|e| e.message().to_string())
+        .unwrap_or_default();
     assert!(text.contains("badtoken") && text.contains("401"), "{text}");
     assert!(!text.contains("wrong-token-123"), "{text}");
     assert!(!server.stderr_text().contains("wrong-token-123"));

@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use almasql::engine::demo::{
-    DOMINANT_LO2, EXECUTIVE_SHARES, FRESH_WITHIN_DAYS, LOCK_LOSS, PLANTED_DRIFTS,
-    STALE_CALIBRATORS,
+    DOMINANT_LO2, EXECUTIVE_SHARES, FRESH_WITHIN_DAYS, LOCK_LOSS, PLANTED_DRIFTS, STALE_CALIBRATORS,
 };
 
 use crate::common::TestServer;
@@ -30,7 +29,10 @@ async fn dashboards_find_what_was_planted() {
     for (source, band, days) in STALE_CALIBRATORS {
         let row = rows.iter().find(|r| r.get::<_, &str>(0) == source).unwrap();
         let got: f64 = row.get(if band == 3 { 1 } else { 2 });
-        assert!((got - days as f64).abs() <= 1.5, "{source} band {band}: {got} vs {days}");
+        assert!(
+            (got - days as f64).abs() <= 1.5,
+            "{source} band {band}: {got} vs {days}"
+        );
     }
     let next: f64 = rows[stale.len()].get(3);
     assert!(next <= FRESH_WITHIN_DAYS as f64 + 0.5, "{next}");
@@ -68,12 +70,21 @@ async fn dashboards_find_what_was_planted() {
         .collect();
     let planted: BTreeSet<(String, i16, String)> = PLANTED_DRIFTS
         .iter()
-        .map(|d| (d.antenna.to_string(), d.polarization, d.baseband.to_string()))
+        .map(|d| {
+            (
+                d.antenna.to_string(),
+                d.polarization,
+                d.baseband.to_string(),
+            )
+        })
         .collect();
     assert_eq!(top, planted);
     let span_days = 4.0;
     for d in PLANTED_DRIFTS {
-        let row = rows.iter().find(|r| r.get::<_, &str>(0) == d.antenna).unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, &str>(0) == d.antenna)
+            .unwrap();
         let began: chrono::DateTime<chrono::Utc> = row.get(4);
         let start = almasql::engine::demo::start()
             + chrono::Duration::seconds((d.begins_at * span_days * 86400.0) as i64);
@@ -81,7 +92,10 @@ async fn dashboards_find_what_was_planted() {
         assert!(row.get::<_, f64>(3).abs() > 5.0, "{}", d.antenna);
     }
     for antenna in ["DV07", "DA44"] {
-        let row = rows.iter().find(|r| r.get::<_, &str>(0) == antenna).unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r.get::<_, &str>(0) == antenna)
+            .unwrap();
         assert!(row.get::<_, bool>(5), "{antenna} has an open ticket");
     }
 
@@ -150,6 +164,9 @@ async fn dashboards_find_what_was_planted() {
             .await
             .unwrap();
         let start: f64 = row.get(0);
-        assert!((14.0..20.0).contains(&start), "band {band} peaks at {start}");
+        assert!(
+            (14.0..20.0).contains(&start),
+            "band {band} peaks at {start}"
+        );
     }
 }

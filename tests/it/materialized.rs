@@ -34,13 +34,26 @@ async fn views_and_materialized_views_survive_a_restart() {
             .await
             .unwrap();
         lo2 = count(&client, "select sum(n) from public.lo2_daily").await;
-        assert_eq!(lo2, count(&client, "select count(*) from monitor.lo2_frequency_offsets").await);
+        assert_eq!(
+            lo2,
+            count(
+                &client,
+                "select count(*) from monitor.lo2_frequency_offsets"
+            )
+            .await
+        );
         server.terminate();
     }
     let server = server_in(dir.path(), &[]);
     let client = server.connect().await;
-    assert_eq!(count(&client, "select sum(n) from public.lo2_daily").await, lo2);
-    assert_eq!(count(&client, "select sum(n) from public.dominant_lo2").await, lo2);
+    assert_eq!(
+        count(&client, "select sum(n) from public.lo2_daily").await,
+        lo2
+    );
+    assert_eq!(
+        count(&client, "select sum(n) from public.dominant_lo2").await,
+        lo2
+    );
     // psql's \dv and \d+ read these.
     let kinds = client
         .query(
@@ -52,7 +65,10 @@ async fn views_and_materialized_views_survive_a_restart() {
         .unwrap();
     assert_eq!(kinds.len(), 2, "{kinds:?}");
     let definition: String = client
-        .query_one("select definition from information_schema.views where table_name = 'dominant_lo2'", &[])
+        .query_one(
+            "select definition from information_schema.views where table_name = 'dominant_lo2'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -63,8 +79,14 @@ async fn views_and_materialized_views_survive_a_restart() {
     )
     .await;
     assert!(history >= 1);
-    client.batch_execute("drop view public.dominant_lo2; drop materialized view public.lo2_daily").await.unwrap();
-    let err = client.query("select * from public.lo2_daily", &[]).await.unwrap_err();
+    client
+        .batch_execute("drop view public.dominant_lo2; drop materialized view public.lo2_daily")
+        .await
+        .unwrap();
+    let err = client
+        .query("select * from public.lo2_daily", &[])
+        .await
+        .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42P01"), "{err}");
 }
 
@@ -122,7 +144,10 @@ async fn kill_during_refresh_keeps_the_previous_version() {
         )
         .await
         .unwrap();
-    assert_eq!(count(&client, "select n from public.antenna_count").await, 66);
+    assert_eq!(
+        count(&client, "select n from public.antenna_count").await,
+        66
+    );
     // Hold the next refresh just before it switches versions, then kill -9.
     std::fs::remove_file(&pause).unwrap();
     let reached = dir.path().join("pause.reached");
@@ -130,22 +155,37 @@ async fn kill_during_refresh_keeps_the_previous_version() {
     let refresher = {
         let conn = server.conn_str();
         tokio::spawn(async move {
-            let (c, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.unwrap();
+            let (c, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+                .await
+                .unwrap();
             tokio::spawn(connection);
-            c.batch_execute("refresh materialized view public.antenna_count").await
+            c.batch_execute("refresh materialized view public.antenna_count")
+                .await
         })
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while !reached.exists() {
-        assert!(Instant::now() < deadline, "the refresh never reached the pause point");
+        assert!(
+            Instant::now() < deadline,
+            "the refresh never reached the pause point"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Readers during the refresh see the previous version in full.
-    assert_eq!(count(&client, "select n from public.antenna_count").await, 66);
+    assert_eq!(
+        count(&client, "select n from public.antenna_count").await,
+        66
+    );
     let pid = server.pid();
-    let status = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
-    assert!(refresher.await.unwrap().is_err(), "the refresh cannot have finished");
+    assert!(
+        refresher.await.unwrap().is_err(),
+        "the refresh cannot have finished"
+    );
     drop(server);
     let versions_before = std::fs::read_dir(dir.path().join("materialized/public.antenna_count"))
         .unwrap()
@@ -155,9 +195,15 @@ async fn kill_during_refresh_keeps_the_previous_version() {
     std::fs::write(&pause, "").unwrap();
     let server = server_in(dir.path(), &env);
     let client = server.connect().await;
-    assert_eq!(count(&client, "select n from public.antenna_count").await, 66);
+    assert_eq!(
+        count(&client, "select n from public.antenna_count").await,
+        66
+    );
     let versions_after = std::fs::read_dir(dir.path().join("materialized/public.antenna_count"))
         .unwrap()
         .count();
-    assert!(versions_after < versions_before, "{versions_before} -> {versions_after}");
+    assert!(
+        versions_after < versions_before,
+        "{versions_before} -> {versions_after}"
+    );
 }

@@ -25,7 +25,9 @@ fn pg_bin(name: &str) -> PathBuf {
         .filter(|p| p.exists())
         .collect();
     found.sort();
-    found.pop().unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql"))
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no {name} under /usr/lib/postgresql"))
 }
 
 fn is_root() -> bool {
@@ -50,7 +52,10 @@ fn as_pg_user(program: &Path) -> Command {
 
 impl Postgres {
     fn start() -> Self {
-        let dir = tempfile::Builder::new().prefix("almasql-pg").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("almasql-pg")
+            .tempdir()
+            .unwrap();
         if is_root() {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -69,7 +74,11 @@ impl Postgres {
             .arg(&pwfile)
             .output()
             .unwrap();
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -87,7 +96,11 @@ impl Postgres {
             .args(["-w", "start"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "pg_ctl start: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "PostgreSQL did not start");
@@ -98,12 +111,25 @@ impl Postgres {
 
     fn psql(&self, sql: &str) {
         let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", PG_USER, "-d", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                PG_USER,
+                "-d",
+                "postgres",
+            ])
             .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
             .env("PGPASSWORD", PG_PASSWORD)
             .output()
             .unwrap();
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn log(&self) -> String {
@@ -191,14 +217,17 @@ async fn postgres_schema_is_mounted_with_push_down() {
 
     // The filter and the limit reach the server.
     let rows = client
-        .query("select code from opsdb.projects where band = 7 and executive = 'EU' limit 2", &[])
+        .query(
+            "select code from opsdb.projects where band = 7 and executive = 'EU' limit 2",
+            &[],
+        )
         .await
         .unwrap();
     assert!(!rows.is_empty() && rows.len() <= 2);
     let log = pg.log();
     let pushed = log.lines().any(|l| {
-        l.contains("statement:")
-            && l.contains("projects")
+        (l.contains("statement:") || l.contains("execute "))
+            && l.contains("\"ops\".\"projects\"")
             && l.contains("WHERE")
             && l.contains("'EU'")
             && l.contains("LIMIT 2")
@@ -206,8 +235,15 @@ async fn postgres_schema_is_mounted_with_push_down() {
     assert!(pushed, "no pushed-down query in the PostgreSQL log:\n{log}");
 
     // The source with the wrong password is not mounted; the rest serves.
-    let err = client.query("select * from wrongpw.projects", &[]).await.unwrap_err();
-    assert!(err.as_db_error().is_some_and(|e| e.message().contains("wrongpw")), "{err}");
+    let err = client
+        .query("select * from wrongpw.projects", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_db_error()
+            .is_some_and(|e| e.message().contains("wrongpw")),
+        "{err}"
+    );
     let n: i64 = client
         .query_one("select count(*) from ops.antennas", &[])
         .await
@@ -215,6 +251,12 @@ async fn postgres_schema_is_mounted_with_push_down() {
         .get(0);
     assert_eq!(n, 66);
     let server_log = server.stderr_text();
-    assert!(server_log.contains("wrongpw") && server_log.contains("source not mounted"), "{server_log}");
-    assert!(!server_log.contains("not-the-password"), "the password leaked into the log");
+    assert!(
+        server_log.contains("wrongpw") && server_log.contains("source not mounted"),
+        "{server_log}"
+    );
+    assert!(
+        !server_log.contains("not-the-password"),
+        "the password leaked into the log"
+    );
 }

@@ -245,7 +245,9 @@ impl FileDecoder for AcsRecordDecoder {
         metrics
             .records_filtered
             .add((read as usize).saturating_sub(rows));
-        metrics.records_malformed.add(records.skipped_count() as usize);
+        metrics
+            .records_malformed
+            .add(records.skipped_count() as usize);
         if let Some(first) = skipped.first() {
             tracing::warn!(
                 file = %file.display,
@@ -354,11 +356,15 @@ impl FileDecoder for AcsErrorDecoder {
         let mut records = AcsBatchReader::new(reader, &file.display, options)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         for batch in records.by_ref() {
-            batch.map_err(|e| DataFusionError::External(Box::new(e)).context(file.display.clone()))?;
+            batch.map_err(|e| {
+                DataFusionError::External(Box::new(e)).context(file.display.clone())
+            })?;
         }
         metrics.records_read.add(records.records_read() as usize);
         let skipped = records.skipped();
-        metrics.records_malformed.add(records.skipped_count() as usize);
+        metrics
+            .records_malformed
+            .add(records.skipped_count() as usize);
         if skipped.is_empty() {
             return Ok(());
         }

@@ -82,7 +82,11 @@ pub async fn fetch(location: &str, cache_dir: &Path, ttl: Duration) -> Result<Ve
             tracing::debug!(url = location, "calibrator catalog not modified");
             let mut m = meta.expect("validators were sent, so there is a cached copy");
             m.checked_at = now;
-            write_atomic(&meta_path, &serde_json::to_vec(&m).expect("meta serializes")).await?;
+            write_atomic(
+                &meta_path,
+                &serde_json::to_vec(&m).expect("meta serializes"),
+            )
+            .await?;
             tokio::fs::read(&data_path)
                 .await
                 .map_err(|e| ConnectorError::io(data_path.display().to_string(), e))
@@ -105,8 +109,16 @@ pub async fn fetch(location: &str, cache_dir: &Path, ttl: Duration) -> Result<Ve
                 last_modified,
                 checked_at: now,
             };
-            write_atomic(&meta_path, &serde_json::to_vec(&m).expect("meta serializes")).await?;
-            tracing::info!(url = location, bytes = bytes.len(), "fetched calibrator catalog");
+            write_atomic(
+                &meta_path,
+                &serde_json::to_vec(&m).expect("meta serializes"),
+            )
+            .await?;
+            tracing::info!(
+                url = location,
+                bytes = bytes.len(),
+                "fetched calibrator catalog"
+            );
             Ok(bytes.to_vec())
         }
     }
@@ -146,7 +158,13 @@ fn cache_key(url: &str) -> String {
         .next()
         .unwrap_or("catalog")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(40)
         .collect();
     format!("{readable}-{:016x}", h.finish())

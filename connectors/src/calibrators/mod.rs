@@ -212,11 +212,10 @@ impl TableProvider for CatalogTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let rows = self
-            .catalog
-            .measurements()
-            .await
-            .map_err(|e| e.in_source(&format!("{}.calibrators", self.catalog.options.schema)))?;
+        let rows =
+            self.catalog.measurements().await.map_err(|e| {
+                e.in_source(&format!("{}.calibrators", self.catalog.options.schema))
+            })?;
         let batch = match self.kind {
             Kind::Measurements => measurements_batch(&self.schema, &rows)?,
             Kind::Sources => sources_batch(&self.schema, &rows)?,

@@ -33,18 +33,37 @@ pub struct Measurement {
 pub const COLUMN_NAMES: [(&str, &[&str]); 8] = [
     (
         "source",
-        &["source", "source_name", "source name", "name", "calibrator", "jname"],
+        &[
+            "source",
+            "source_name",
+            "source name",
+            "name",
+            "calibrator",
+            "jname",
+        ],
     ),
     ("ra_deg", &["ra_deg", "ra", "raj2000", "ra (deg)"]),
     ("dec_deg", &["dec_deg", "dec", "dej2000", "dec (deg)"]),
     ("band", &["band"]),
     (
         "frequency_ghz",
-        &["frequency_ghz", "frequency", "freq", "freq_ghz", "frequency (ghz)"],
+        &[
+            "frequency_ghz",
+            "frequency",
+            "freq",
+            "freq_ghz",
+            "frequency (ghz)",
+        ],
     ),
     (
         "flux_jy",
-        &["flux_jy", "flux", "flux_density", "flux density", "flux (jy)"],
+        &[
+            "flux_jy",
+            "flux",
+            "flux_density",
+            "flux density",
+            "flux (jy)",
+        ],
     ),
     (
         "flux_error_jy",
@@ -75,7 +94,10 @@ struct Columns([Option<usize>; 8]);
 
 impl Columns {
     fn find(header: &[String], origin: &str) -> Result<Self> {
-        let lower: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        let lower: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
         let mut found = [None; 8];
         for (slot, (_, names)) in found.iter_mut().zip(COLUMN_NAMES.iter()) {
             *slot = names.iter().find_map(|n| lower.iter().position(|h| h == n));
@@ -105,10 +127,16 @@ impl Columns {
         let number = |i: usize| -> Result<Option<f64>> {
             match get(i) {
                 None => Ok(None),
-                Some(s) => s.parse::<f64>().map(Some).map_err(|_| ConnectorError::Format {
-                    file: origin.to_string(),
-                    message: format!("row {line}: `{s}` is not a number ({})", COLUMN_NAMES[i].0),
-                }),
+                Some(s) => s
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| ConnectorError::Format {
+                        file: origin.to_string(),
+                        message: format!(
+                            "row {line}: `{s}` is not a number ({})",
+                            COLUMN_NAMES[i].0
+                        ),
+                    }),
             }
         };
         let ra_deg = match get(1) {
@@ -196,10 +224,7 @@ pub fn votable(bytes: &[u8], origin: &str) -> Result<Vec<Measurement>> {
             Err(e) => {
                 return Err(ConnectorError::Format {
                     file: origin.to_string(),
-                    message: format!(
-                        "invalid VOTable at byte {}: {e}",
-                        reader.error_position()
-                    ),
+                    message: format!("invalid VOTable at byte {}: {e}", reader.error_position()),
                 });
             }
             Ok(Event::Eof) => break,
@@ -219,7 +244,11 @@ pub fn votable(bytes: &[u8], origin: &str) -> Result<Vec<Measurement>> {
                     .unwrap_or_default();
                 fields.push(name);
             }
-            Ok(Event::Start(e)) if e.local_name().as_ref() == b"BINARY" || e.local_name().as_ref() == b"BINARY2" || e.local_name().as_ref() == b"FITS" => {
+            Ok(Event::Start(e))
+                if e.local_name().as_ref() == b"BINARY"
+                    || e.local_name().as_ref() == b"BINARY2"
+                    || e.local_name().as_ref() == b"FITS" =>
+            {
                 return Err(ConnectorError::Format {
                     file: origin.to_string(),
                     message: "only TABLEDATA VOTables are supported, not BINARY or FITS".into(),
@@ -316,7 +345,11 @@ fn parse_time(text: &str) -> Option<i64> {
     }
     for format in ["%Y-%m-%d", "%d-%b-%Y", "%Y/%m/%d"] {
         if let Ok(d) = chrono::NaiveDate::parse_from_str(text, format) {
-            return Some(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros());
+            return Some(
+                d.and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .timestamp_micros(),
+            );
         }
     }
     None
@@ -349,7 +382,11 @@ mod tests {
         assert_eq!(rows[1].flux_error_jy, None);
         assert_eq!(
             rows[1].observed_at_us,
-            Some(chrono::DateTime::parse_from_rfc3339("2025-10-02T10:00:00Z").unwrap().timestamp_micros())
+            Some(
+                chrono::DateTime::parse_from_rfc3339("2025-10-02T10:00:00Z")
+                    .unwrap()
+                    .timestamp_micros()
+            )
         );
     }
 
@@ -357,7 +394,10 @@ mod tests {
     fn bad_values_name_the_file_and_row() {
         let err = csv(b"source,flux\nJ0006-0623,lots\n", "cat.csv").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("cat.csv") && text.contains("row 2") && text.contains("lots"), "{text}");
+        assert!(
+            text.contains("cat.csv") && text.contains("row 2") && text.contains("lots"),
+            "{text}"
+        );
         let err = csv(b"flux\n1.0\n", "cat.csv").unwrap_err();
         assert!(err.to_string().contains("no source name column"), "{err}");
     }

@@ -321,7 +321,9 @@ impl PartitionStream for JiraPartition {
             (_, Some(q)) => self.client.comments(q.clone()),
             _ => Box::pin(futures::stream::empty::<api::Result<RecordBatch>>()),
         }
-        .map_err(move |e| DataFusionError::External(Box::new(e)).context(format!("source {source}")));
+        .map_err(move |e| {
+            DataFusionError::External(Box::new(e)).context(format!("source {source}"))
+        });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
     }
 }

@@ -55,9 +55,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use parse::{
-    split_statements,
     DEFAULT_SCHEMA, MvName, MvOptions, MvStatement, RefreshMode, TimeSpan, parse_statement,
-    quote_ident,
+    quote_ident, split_statements,
 };
 pub use scheduler::SchedulerHandle;
 pub use system::{RefreshRecord, SYSTEM_SCHEMA};

@@ -786,7 +786,10 @@ mod split_tests {
         );
         assert_eq!(parts.len(), 3, "{parts:?}");
         assert_eq!(parts[0], "create view v as select ';' as x");
-        assert!(parts[1].contains("refresh materialized view \"a;b\""), "{parts:?}");
+        assert!(
+            parts[1].contains("refresh materialized view \"a;b\""),
+            "{parts:?}"
+        );
         assert_eq!(parts[2].trim(), "select 1");
     }
 }
