@@ -3,7 +3,7 @@
 //! Query handling (simple and extended protocol, pg_catalog rewrites,
 //! `SET`/`SHOW`, transactions, cursors, Arrow → Postgres encoding) comes from
 //! `datafusion-postgres`; this module adds what almasql needs around it:
-//! SQLSTATE codes for errors, streaming `Execute` ([`streaming`]), cancel,
+//! SQLSTATE codes for errors ([`sqlstate`]), streaming `Execute`, cancel,
 //! graceful shutdown and a listener the caller owns.
 
 pub mod sqlstate;
