@@ -67,7 +67,7 @@ pub async fn register_dashboards(ctx: &SessionContext) -> Result<Vec<&'static st
         };
         match result {
             Ok(()) => created.push(name),
-            Err(e) => tracing::info!(dashboard = name, reason = %e, "dashboard not created"),
+            Err(e) => tracing::debug!(dashboard = name, reason = %e, "dashboard not created"),
         }
     }
     Ok(created)
