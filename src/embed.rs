@@ -36,6 +36,14 @@ pub enum Error {
     /// An I/O error: the server's listener, or the host's files.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::server::tls::TlsError),
+    /// Password-less logins were asked for on a non-loopback address.
+    #[error(
+        "refusing to listen on {0} without authentication: declare [[users]] in the config (see `almasql password`) or listen on a loopback address"
+    )]
+    Unauthenticated(std::net::SocketAddr),
 }
 
 /// Result type of the embedding API.
@@ -218,10 +226,26 @@ impl Engine {
 
     /// Serves the engine over the PostgreSQL wire protocol on a listener
     /// the host owns, in the host's runtime, until the handle is shut down.
+    ///
+    /// Uses the configuration's users, TLS and limits. Without users, logins
+    /// need no password, which is only allowed on a loopback address.
     pub fn serve(&self, listener: TcpListener) -> Result<ServerHandle> {
         let local_addr = listener.local_addr()?;
+        let server = Server::with_config(
+            self.ctx.clone(),
+            self.session.materialized().clone(),
+            &self.config,
+        )?;
+        if server.is_password_less() {
+            if !local_addr.ip().is_loopback() {
+                return Err(Error::Unauthenticated(local_addr));
+            }
+            tracing::warn!(
+                %local_addr,
+                "no users configured: password-less logins, accepted on this loopback address only"
+            );
+        }
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = Server::new(self.ctx.clone(), self.session.materialized().clone());
         let task = tokio::spawn(server.serve(listener, async {
             let _ = stopped.await;
         }));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use almasql::Engine;
 use almasql::engine::Config;
+use almasql::engine::auth::{DEFAULT_ITERATIONS, ScramVerifier};
 use almasql::engine::demo::{self, Progress};
 use almasql::output::{OutputFormat, write_stream};
 use anyhow::{Context, Result};
@@ -42,6 +43,16 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
+    },
+    /// Make a SCRAM-SHA-256 verifier for a `[[users]]` entry.
+    ///
+    /// Reads the password from the terminal (twice, without echo), or one
+    /// line from standard input when it is not a terminal, and prints the
+    /// verifier; the password itself is never stored or printed.
+    Password {
+        /// The user's name, for the printed `[[users]]` snippet.
+        #[arg(long, default_value = "analyst")]
+        user: String,
     },
     /// Write the synthetic ALMA demo dataset.
     DemoData {
@@ -124,6 +135,23 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// A new password from the terminal (asked twice) or one line of stdin.
+fn read_password() -> Result<String> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    anyhow::ensure!(!password.is_empty(), "the password is empty");
+    Ok(password)
+}
+
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { common, listen } => {
@@ -169,6 +197,12 @@ async fn run(cli: Cli) -> Result<()> {
             let mut stdout = std::io::BufWriter::new(std::io::stdout());
             write_stream(stream, format, &mut stdout).await?;
             std::io::Write::flush(&mut stdout)?;
+            Ok(())
+        }
+        Command::Password { user } => {
+            let password = read_password()?;
+            let verifier = ScramVerifier::from_password(&password, DEFAULT_ITERATIONS);
+            println!("[[users]]\nname = \"{user}\"\npassword = \"{verifier}\"");
             Ok(())
         }
         Command::DemoData { out, scale, seed } => {

@@ -66,6 +66,161 @@ pub struct Config {
     /// Materialized views declared in the configuration.
     #[serde(default)]
     pub materialized_views: Vec<MaterializedViewConfig>,
+    /// Users who may log in (SCRAM-SHA-256). Without any, the server accepts
+    /// password-less logins and only listens on a loopback address.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// TLS for client connections.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Connection and memory limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// One user (`[[users]]`).
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub name: String,
+    /// SCRAM-SHA-256 verifier in PostgreSQL's format (`almasql password`
+    /// makes one; `pg_authid.rolpassword` of PostgreSQL is the same form).
+    pub password: String,
+    /// `reader` (the default) or `admin` (may create and drop views and
+    /// materialized views).
+    #[serde(default)]
+    pub role: UserRole,
+    /// Readable `schema` or `schema.table` entries; absent means all.
+    #[serde(default)]
+    pub schemas: Option<Vec<String>>,
+    /// Hidden `schema` or `schema.table` entries, applied after `schemas`.
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("role", &self.role)
+            .field("schemas", &self.schemas)
+            .field("deny", &self.deny)
+            .finish()
+    }
+}
+
+impl UserConfig {
+    /// What the user may read.
+    pub fn access(&self) -> crate::access::AccessPolicy {
+        crate::access::AccessPolicy {
+            allow: self.schemas.clone(),
+            deny: self.deny.clone(),
+        }
+    }
+}
+
+/// What a user may change.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UserRole {
+    /// Reads what the user's schemas allow.
+    #[default]
+    Reader,
+    /// Also creates, replaces and drops views and materialized views.
+    Admin,
+}
+
+/// TLS settings (`[tls]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the server certificate (and its chain).
+    pub cert: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Refuse logins over plaintext connections.
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// Limits (`[limits]`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most client connections at once; more are refused with SQLSTATE 53300.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Memory for query execution, e.g. `"4 GiB"`, shared by all queries;
+    /// sorts, joins and aggregations spill to disk beyond it, and a query
+    /// that still does not fit fails with SQLSTATE 53200. Absent: no limit.
+    #[serde(default)]
+    pub memory: Option<ByteSize>,
+    /// Directory for spill files [default: `<data_dir>/spill`].
+    #[serde(default)]
+    pub spill_dir: Option<PathBuf>,
+}
+
+fn default_max_connections() -> usize {
+    100
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: default_max_connections(),
+            memory: None,
+            spill_dir: None,
+        }
+    }
+}
+
+/// A size in bytes, written `"512 MiB"`, `"4GiB"`, `"100 MB"` or `1048576`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let s = s.trim();
+        let split = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("`{s}`: expected a size such as \"4 GiB\""))?;
+        let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1_000,
+            "kib" | "k" => 1 << 10,
+            "mb" => 1_000_000,
+            "mib" | "m" => 1 << 20,
+            "gb" => 1_000_000_000,
+            "gib" | "g" => 1 << 30,
+            "tb" => 1_000_000_000_000,
+            "tib" | "t" => 1 << 40,
+            other => return Err(format!("`{s}`: unknown unit `{other}`")),
+        };
+        Ok(Self((number * factor as f64) as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Self(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -92,6 +247,9 @@ impl Default for Config {
             object_stores: vec![],
             sources: vec![],
             materialized_views: vec![],
+            users: vec![],
+            tls: None,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -332,6 +490,33 @@ impl Config {
                     message: format!("`{}`: expected s3://, http:// or https://", store.url),
                 });
             }
+        }
+        let mut users = std::collections::HashSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let error = |key: &str, message: String| EngineError::Config {
+                origin: origin.to_string(),
+                key: format!("users[{i}].{key}"),
+                message,
+            };
+            if user.name.is_empty() {
+                return Err(error("name", "must not be empty".to_string()));
+            }
+            if !users.insert(user.name.as_str()) {
+                return Err(error(
+                    "name",
+                    format!("user `{}` is declared twice", user.name),
+                ));
+            }
+            // never echo the value: it might be a plaintext password
+            crate::auth::ScramVerifier::parse(&user.password)
+                .map_err(|e| error("password", e.to_string()))?;
+        }
+        if self.limits.max_connections == 0 {
+            return Err(EngineError::Config {
+                origin: origin.to_string(),
+                key: "limits.max_connections".to_string(),
+                message: "must be at least 1".to_string(),
+            });
         }
         let mut views = std::collections::HashSet::new();
         for (i, view) in self.materialized_views.iter().enumerate() {

@@ -6,6 +6,8 @@
 //! then [`Session::open`]) gives a session; [`sql`] runs a statement,
 //! including the materialized-view statements DataFusion does not parse.
 
+pub mod access;
+pub mod auth;
 pub mod config;
 pub mod dashboards;
 pub mod demo;

@@ -1,8 +1,12 @@
 //! Assembles a DataFusion [`SessionContext`] from a [`Config`]: the catalog,
 //! the demo tables, configured sources, the domain functions and pg_catalog.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
+
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
@@ -41,7 +45,7 @@ pub async fn build_session(
         .with_default_catalog_and_schema(&config.database, "public")
         .with_create_default_catalog_and_schema(true)
         .set_str("datafusion.sql_parser.dialect", "PostgreSQL");
-    let ctx = SessionContext::new_with_config(session_config);
+    let ctx = SessionContext::new_with_config_rt(session_config, runtime_env(config)?);
 
     almasql_udfs::register_all(&ctx)?;
     pg_compat::register(&ctx);
@@ -75,6 +79,32 @@ pub async fn build_session(
     setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
         .map_err(|e| EngineError::DataFusion(*e))?;
     Ok(ctx)
+}
+
+/// The runtime of the session: with `[limits] memory`, a memory pool shared
+/// fairly by the running queries, spilling into `spill_dir`.
+fn runtime_env(config: &Config) -> Result<Arc<RuntimeEnv>> {
+    let mut builder = RuntimeEnvBuilder::new();
+    if let Some(memory) = config.limits.memory {
+        let spill_dir = config
+            .limits
+            .spill_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("spill"));
+        std::fs::create_dir_all(&spill_dir).map_err(|source| EngineError::Io {
+            path: spill_dir.clone(),
+            source,
+        })?;
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(memory.0 as usize),
+            NonZeroUsize::new(5).expect("non-zero"),
+        );
+        builder = builder
+            .with_memory_pool(Arc::new(pool))
+            .with_temp_file_path(spill_dir);
+        tracing::info!(bytes = memory.0, "query memory limit");
+    }
+    Ok(builder.build_arc()?)
 }
 
 /// Registers the demo tables of the dataset in `dir`.

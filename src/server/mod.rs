@@ -6,30 +6,38 @@
 //! SQLSTATE codes for errors ([`sqlstate`]), streaming `Execute`, cancel,
 //! graceful shutdown and a listener the caller owns.
 
+pub mod sessions;
 pub mod sqlstate;
+mod startup;
 mod statements;
 mod streaming;
+pub mod tls;
+pub mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use almasql_engine::MaterializedViews;
+use almasql_engine::{Config, MaterializedViews};
 use datafusion::prelude::SessionContext;
-use datafusion_postgres::DfSessionService;
 use datafusion_postgres::pgwire;
 use pgwire::api::auth::StartupHandler;
-use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::api::{
+    ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers, RandomPidSecretKeyGenerator,
+};
 use pgwire::error::PgWireError;
+use pgwire::tokio::TlsAcceptor;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use sessions::{SessionRegistry, SessionsTable};
+use startup::AlmaStartup;
 use statements::AlmaSimpleQuery;
 use streaming::StreamingExtendedHandler;
+use users::Users;
 
 /// How long in-flight connections may run after shutdown was asked for.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -38,15 +46,48 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Server {
     handlers: Arc<AlmaHandlers>,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Server {
     /// A server answering queries against `ctx`, running the
-    /// materialized-view statements on `materialized`.
+    /// materialized-view statements on `materialized`, with password-less
+    /// logins, no TLS and the default limits.
     pub fn new(ctx: Arc<SessionContext>, materialized: MaterializedViews) -> Self {
-        Self {
-            handlers: Arc::new(AlmaHandlers::new(ctx, materialized)),
-        }
+        Self::with_config(ctx, materialized, &Config::default())
+            .expect("the default configuration has no TLS files to load")
+    }
+
+    /// A server with the users, TLS and limits of `config`.
+    pub fn with_config(
+        ctx: Arc<SessionContext>,
+        materialized: MaterializedViews,
+        config: &Config,
+    ) -> Result<Self, tls::TlsError> {
+        let tls = match &config.tls {
+            Some(t) => Some(tls::acceptor(&t.cert, &t.key)?),
+            None => None,
+        };
+        let sessions = Arc::new(SessionRegistry::default());
+        register_sessions_table(&ctx, &sessions);
+        let users = Users::new(ctx.clone(), &config.database, &config.users);
+        let shared = Arc::new(Shared {
+            users,
+            connections: Arc::new(ConnectionManager::new()),
+            pids: RandomPidSecretKeyGenerator::default(),
+            sessions,
+            tls_required: config.tls.as_ref().is_some_and(|t| t.required),
+            max_connections: config.limits.max_connections,
+        });
+        Ok(Self {
+            handlers: Arc::new(AlmaHandlers::new(shared, materialized)),
+            tls,
+        })
+    }
+
+    /// Whether logins need no password (no users are configured).
+    pub fn is_password_less(&self) -> bool {
+        self.handlers.shared.users.is_trust()
     }
 
     /// Serves connections from `listener` until `shutdown` completes, then
@@ -65,9 +106,10 @@ impl Server {
                     Ok((socket, peer)) => {
                         let _ = socket.set_nodelay(true);
                         let handlers = self.handlers.clone();
+                        let tls = self.tls.clone();
                         connections.spawn(async move {
                             tracing::debug!(%peer, "connection opened");
-                            if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                            if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                                 tracing::debug!(%peer, error = %e, "connection ended with an error");
                             }
                             tracing::debug!(%peer, "connection closed");
@@ -101,7 +143,8 @@ impl Server {
     }
 }
 
-/// Binds `addr` and serves until `shutdown` completes; see [`Server::serve`].
+/// Binds `addr` and serves until `shutdown` completes, with password-less
+/// logins; see [`Server::serve`].
 pub async fn serve(
     ctx: Arc<SessionContext>,
     materialized: MaterializedViews,
@@ -114,27 +157,44 @@ pub async fn serve(
         .await
 }
 
+/// `almasql.sessions` in the server's catalog.
+fn register_sessions_table(ctx: &SessionContext, sessions: &Arc<SessionRegistry>) {
+    let table = Arc::new(SessionsTable::new(sessions.clone()));
+    if let Err(e) = ctx.register_table("almasql.sessions", table) {
+        tracing::warn!(error = %e, "cannot register almasql.sessions");
+    }
+}
+
+/// What every connection of a server shares.
+pub(crate) struct Shared {
+    users: Users,
+    connections: Arc<ConnectionManager>,
+    pids: RandomPidSecretKeyGenerator,
+    sessions: Arc<SessionRegistry>,
+    tls_required: bool,
+    max_connections: usize,
+}
+
 /// The pgwire handlers of almasql.
 struct AlmaHandlers {
+    shared: Arc<Shared>,
     simple: Arc<AlmaSimpleQuery>,
     extended: Arc<StreamingExtendedHandler>,
-    startup: Arc<AlmaStartup>,
     cancel: Arc<DefaultCancelHandler>,
     errors: Arc<SqlStateErrors>,
 }
 
 impl AlmaHandlers {
-    fn new(ctx: Arc<SessionContext>, materialized: MaterializedViews) -> Self {
-        let connections = Arc::new(ConnectionManager::new());
-        let session_service = Arc::new(DfSessionService::new(ctx));
+    fn new(shared: Arc<Shared>, materialized: MaterializedViews) -> Self {
         Self {
-            extended: Arc::new(StreamingExtendedHandler::new(session_service.clone())),
-            simple: Arc::new(AlmaSimpleQuery::new(session_service, materialized)),
-            startup: Arc::new(AlmaStartup {
-                connections: connections.clone(),
-            }),
-            cancel: Arc::new(DefaultCancelHandler::new(connections)),
+            extended: Arc::new(StreamingExtendedHandler::new(
+                shared.clone(),
+                materialized.clone(),
+            )),
+            simple: Arc::new(AlmaSimpleQuery::new(shared.clone(), materialized)),
+            cancel: Arc::new(DefaultCancelHandler::new(shared.connections.clone())),
             errors: Arc::new(SqlStateErrors),
+            shared,
         }
     }
 }
@@ -148,8 +208,9 @@ impl PgWireServerHandlers for AlmaHandlers {
         self.extended.clone()
     }
 
+    /// A fresh handler per connection: it holds that connection's login state.
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        self.startup.clone()
+        Arc::new(AlmaStartup::new(self.shared.clone()))
     }
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
@@ -158,18 +219,6 @@ impl PgWireServerHandlers for AlmaHandlers {
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
         self.cancel.clone()
-    }
-}
-
-/// Start-up without authentication (authentication has its own issue):
-/// registers the connection so that cancel requests can find it.
-struct AlmaStartup {
-    connections: Arc<ConnectionManager>,
-}
-
-impl NoopStartupHandler for AlmaStartup {
-    fn connection_manager(&self) -> Option<Arc<ConnectionManager>> {
-        Some(self.connections.clone())
     }
 }
 

@@ -30,8 +30,10 @@ pub const DIVISION_BY_ZERO: &str = "22012";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
 /// `numeric_value_out_of_range`
 pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
-/// `out_of_memory`-class `insufficient_resources`
-pub const INSUFFICIENT_RESOURCES: &str = "53000";
+/// `out_of_memory`: a query needed more than the memory pool, even spilling
+pub const OUT_OF_MEMORY: &str = "53200";
+/// `insufficient_privilege`
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 /// `invalid_parameter_value`
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 /// `io_error`
@@ -61,7 +63,7 @@ pub fn of_datafusion(err: &DataFusionError) -> &'static str {
         DataFusionError::Plan(msg) => of_plan_message(msg),
         DataFusionError::NotImplemented(_) => FEATURE_NOT_SUPPORTED,
         DataFusionError::ArrowError(e, _) => of_arrow(e),
-        DataFusionError::ResourcesExhausted(_) => INSUFFICIENT_RESOURCES,
+        DataFusionError::ResourcesExhausted(_) => OUT_OF_MEMORY,
         DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => IO_ERROR,
         DataFusionError::Execution(msg) if msg.contains("Divide by zero") => DIVISION_BY_ZERO,
         DataFusionError::External(e) => of_error(e.as_ref()),
@@ -106,6 +108,11 @@ fn of_arrow(err: &ArrowError) -> &'static str {
 pub fn of_error(err: &(dyn std::error::Error + 'static)) -> &'static str {
     if let Some(e) = err.downcast_ref::<DataFusionError>() {
         of_datafusion(e)
+    } else if err
+        .downcast_ref::<almasql_engine::access::AccessDenied>()
+        .is_some()
+    {
+        INSUFFICIENT_PRIVILEGE
     } else if err.downcast_ref::<ParserError>().is_some() {
         SYNTAX_ERROR
     } else if let Some(e) = err.downcast_ref::<ArrowError>() {

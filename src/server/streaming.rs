@@ -12,35 +12,92 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use almasql_engine::{MaterializedViews, parse_statement};
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::pgwire;
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::future::{Either, select};
 use futures::{Sink, SinkExt};
-use pgwire::api::portal::{Portal, PortalExecutionState};
+use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, send_query_response};
-use pgwire::api::results::Response;
+use pgwire::api::results::{FieldInfo, Response};
+use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, PgWireConnectionState,
+    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, PgWireConnectionState, Type,
 };
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::Execute;
 
+use super::Shared;
+use super::statements::{cancellable, run_materialized, statement_timeout};
+use super::users::denied;
+
 type DfStatement = <DfSessionService as ExtendedQueryHandler>::Statement;
 
-/// The extended-query handler of almasql: `DfSessionService` with
-/// streaming `Execute`.
+/// The extended-query handler of almasql: the user's `DfSessionService`
+/// with streaming `Execute`, cancel and `statement_timeout` over the whole
+/// execution, and the materialized-view statements.
 pub struct StreamingExtendedHandler {
-    inner: Arc<DfSessionService>,
+    shared: Arc<Shared>,
+    parser: Arc<AlmaParser>,
+    materialized: MaterializedViews,
 }
 
 impl StreamingExtendedHandler {
-    /// Wraps the session service.
-    pub fn new(inner: Arc<DfSessionService>) -> Self {
-        Self { inner }
+    /// A handler for the users of `shared`.
+    pub(crate) fn new(shared: Arc<Shared>, materialized: MaterializedViews) -> Self {
+        Self {
+            parser: Arc::new(AlmaParser {
+                shared: shared.clone(),
+            }),
+            shared,
+            materialized,
+        }
+    }
+}
+
+/// Parses with the session of the client's user; a materialized-view
+/// statement is kept as text, without a plan, and run at `Execute`.
+pub struct AlmaParser {
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl QueryParser for AlmaParser {
+    type Statement = DfStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        if parse_statement(sql).is_some() {
+            return Ok(Some((sql.to_string(), None)));
+        }
+        let service = self.shared.users.service_for(client)?;
+        let parser: Arc<Parser> = service.query_parser();
+        parser.parse_sql(client, sql, types).await
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.shared.users.parser().get_parameter_types(stmt)
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.shared
+            .users
+            .parser()
+            .get_result_schema(stmt, column_format)
     }
 }
 
@@ -55,10 +112,10 @@ fn is_row_query(portal: &Portal<DfStatement>) -> bool {
 #[async_trait]
 impl ExtendedQueryHandler for StreamingExtendedHandler {
     type Statement = DfStatement;
-    type QueryParser = Parser;
+    type QueryParser = AlmaParser;
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
-        self.inner.query_parser()
+        self.parser.clone()
     }
 
     async fn do_query<C>(
@@ -73,7 +130,18 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self.inner.do_query(client, portal, max_rows).await
+        if portal.statement.statement.1.is_none()
+            && let Some(parsed) = parse_statement(&portal.statement.statement.0)
+        {
+            if !self.shared.users.is_admin(client) {
+                return Err(denied(
+                    "permission denied: only admin users may create, refresh or drop materialized views",
+                ));
+            }
+            return run_materialized(&self.materialized, parsed).await;
+        }
+        let service = self.shared.users.service_for(client)?;
+        service.do_query(client, portal, max_rows).await
     }
 
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
@@ -106,8 +174,13 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
             Some(handle) => Some(handle.start_query().await),
             None => None,
         };
+        let pid = client.pid_and_secret_key().0;
+        self.shared
+            .sessions
+            .query_started(pid, &portal.statement.statement.0);
+        let timeout = statement_timeout(client);
         let result = async {
-            let response = self.inner.do_query(client, &portal, 0).await?;
+            let response = self.do_query(client, &portal, 0).await?;
             match response {
                 Response::Query(rows) => send_query_response(client, rows, false).await,
                 Response::EmptyQuery => {
@@ -124,13 +197,8 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
                 )),
             }
         };
-        let result = match cancel {
-            Some(cancel) => match select(Box::pin(result), cancel).await {
-                Either::Left((result, _)) => result,
-                Either::Right(_) => Err(PgWireError::QueryCanceled),
-            },
-            None => result.await,
-        };
+        let result = cancellable(cancel, timeout, result).await;
+        self.shared.sessions.query_finished(pid);
         *portal.state().lock().await = PortalExecutionState::Finished;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(transaction_status);

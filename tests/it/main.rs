@@ -8,4 +8,5 @@ mod examples;
 mod materialized;
 mod postgres;
 mod psql;
+mod security;
 mod wire;

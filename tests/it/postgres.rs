@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::common::{TestServer, data_dir};
 
-const PG_USER: &str = "almasql_it";
-const PG_PASSWORD: &str = "it-secret-Vx93";
+pub(crate) const PG_USER: &str = "almasql_it";
+pub(crate) const PG_PASSWORD: &str = "it-secret-Vx93";
 
 /// A PostgreSQL server of our own, stopped when dropped.
-struct Postgres {
+pub(crate) struct Postgres {
     dir: tempfile::TempDir,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 fn pg_bin(name: &str) -> PathBuf {
@@ -51,7 +51,7 @@ fn as_pg_user(program: &Path) -> Command {
 }
 
 impl Postgres {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("almasql-pg")
             .tempdir()
@@ -109,7 +109,8 @@ impl Postgres {
         Self { dir, port }
     }
 
-    fn psql(&self, sql: &str) {
+    /// Runs `sql` as the superuser; returns the unaligned, tuples-only output.
+    pub(crate) fn psql(&self, sql: &str) -> String {
         let out = Command::new("psql")
             .args([
                 "-h",
@@ -121,7 +122,7 @@ impl Postgres {
                 "-d",
                 "postgres",
             ])
-            .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .env("PGPASSWORD", PG_PASSWORD)
             .output()
             .unwrap();
@@ -130,6 +131,7 @@ impl Postgres {
             "psql {sql}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     fn log(&self) -> String {

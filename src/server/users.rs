@@ -1,0 +1,279 @@
+//! Users, roles and what each may see and do.
+//!
+//! Every user's queries run on a [`DfSessionService`] over a session that
+//! shows only what the user may read ([`restricted_context`]); users who
+//! may read everything share the server's own. [`AccessHook`] refuses
+//! statements that would change sources (for everybody: almasql is
+//! read-only over its sources) and view DDL from users who are not admins.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use almasql_engine::access::{AccessPolicy, restricted_context};
+use almasql_engine::auth::ScramVerifier;
+use almasql_engine::config::{UserConfig, UserRole};
+use async_trait::async_trait;
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::hooks::{HookClient, QueryHook};
+use datafusion_postgres::{DfSessionService, pgwire};
+use pgwire::api::ClientInfo;
+use pgwire::api::results::Response;
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+
+use super::sqlstate::INSUFFICIENT_PRIVILEGE;
+
+struct Account {
+    verifier: ScramVerifier,
+    role: UserRole,
+    policy: AccessPolicy,
+}
+
+/// The configured users and a session service per distinct access policy.
+pub struct Users {
+    base: Arc<SessionContext>,
+    database: String,
+    accounts: HashMap<String, Account>,
+    everything: Arc<DfSessionService>,
+    restricted: Mutex<HashMap<String, Arc<DfSessionService>>>,
+}
+
+impl Users {
+    /// Users from the configuration; none means password-less login with
+    /// full rights (the loopback-only embedded default).
+    pub fn new(base: Arc<SessionContext>, database: &str, users: &[UserConfig]) -> Self {
+        let accounts = users
+            .iter()
+            .map(|u| {
+                let verifier = ScramVerifier::parse(&u.password)
+                    .expect("verifiers are checked when the configuration is read");
+                (
+                    u.name.clone(),
+                    Account {
+                        verifier,
+                        role: u.role,
+                        policy: u.access(),
+                    },
+                )
+            })
+            .collect::<HashMap<_, _>>();
+        let roles: Arc<HashMap<String, UserRole>> = Arc::new(
+            accounts
+                .iter()
+                .map(|(name, a)| (name.clone(), a.role))
+                .collect(),
+        );
+        let hook = Arc::new(AccessHook {
+            roles: roles.clone(),
+        });
+        Self {
+            everything: Arc::new(service(base.clone(), hook)),
+            base,
+            database: database.to_string(),
+            accounts,
+            restricted: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A parser for describing statements (their plans are already made).
+    pub fn parser(&self) -> Arc<datafusion_postgres::Parser> {
+        use pgwire::api::query::ExtendedQueryHandler;
+        self.everything.query_parser()
+    }
+
+    /// Whether logins need no password (no users configured).
+    pub fn is_trust(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// The verifier of `user`, if there is such a user.
+    pub fn verifier(&self, user: &str) -> Option<ScramVerifier> {
+        self.accounts.get(user).map(|a| a.verifier.clone())
+    }
+
+    /// The session service the client's user runs on.
+    pub fn service_for<C: ClientInfo + ?Sized>(
+        &self,
+        client: &C,
+    ) -> PgWireResult<Arc<DfSessionService>> {
+        let user = client.metadata().get("user").map(String::as_str);
+        let account = match user {
+            _ if self.is_trust() => return Ok(self.everything.clone()),
+            Some(user) => self.accounts.get(user),
+            None => None,
+        };
+        let Some(account) = account else {
+            return Err(denied("no such user"));
+        };
+        if account.policy.is_unrestricted() {
+            return Ok(self.everything.clone());
+        }
+        let user = user.unwrap_or_default();
+        let mut restricted = self.restricted.lock().expect("lock");
+        if let Some(found) = restricted.get(user) {
+            return Ok(found.clone());
+        }
+        let ctx = restricted_context(&self.base, &self.database, account.policy.clone())
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        let roles = Arc::new(
+            self.accounts
+                .iter()
+                .map(|(name, a)| (name.clone(), a.role))
+                .collect(),
+        );
+        let created = Arc::new(service(Arc::new(ctx), Arc::new(AccessHook { roles })));
+        restricted.insert(user.to_string(), created.clone());
+        Ok(created)
+    }
+
+    /// Whether the client's user may create and drop views.
+    pub fn is_admin<C: ClientInfo + ?Sized>(&self, client: &C) -> bool {
+        self.is_trust()
+            || client
+                .metadata()
+                .get("user")
+                .and_then(|u| self.accounts.get(u))
+                .is_some_and(|a| a.role == UserRole::Admin)
+    }
+}
+
+fn service(ctx: Arc<SessionContext>, access: Arc<AccessHook>) -> DfSessionService {
+    DfSessionService::new_with_hooks(
+        ctx,
+        vec![
+            access,
+            Arc::new(CursorStatementHook),
+            Arc::new(SetShowHook),
+            Arc::new(TransactionStatementHook),
+        ],
+    )
+}
+
+/// An `ERROR` with SQLSTATE 42501.
+pub fn denied(message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        INSUFFICIENT_PRIVILEGE.to_string(),
+        message.into(),
+    )))
+}
+
+/// What a statement does, as far as permissions go.
+enum Kind {
+    Read,
+    ViewDdl,
+    Write(&'static str),
+}
+
+fn kind(statement: &Statement) -> Kind {
+    match statement {
+        Statement::Query(_)
+        | Statement::Explain { .. }
+        | Statement::ExplainTable { .. }
+        | Statement::Set(_)
+        | Statement::ShowVariable { .. }
+        | Statement::ShowVariables { .. }
+        | Statement::ShowTables { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ShowFunctions { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::ShowSchemas { .. }
+        | Statement::ShowDatabases { .. }
+        | Statement::StartTransaction { .. }
+        | Statement::Commit { .. }
+        | Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. }
+        | Statement::Declare { .. }
+        | Statement::Fetch { .. }
+        | Statement::Close { .. }
+        | Statement::Discard { .. }
+        | Statement::Deallocate { .. }
+        | Statement::Prepare { .. }
+        | Statement::Execute { .. } => Kind::Read,
+        Statement::Copy { to: true, .. } => Kind::Read,
+        Statement::CreateView { .. } | Statement::CreateSchema { .. } => Kind::ViewDdl,
+        Statement::Drop {
+            object_type: ObjectType::View | ObjectType::MaterializedView,
+            ..
+        } => Kind::ViewDdl,
+        Statement::Insert(_) => Kind::Write("INSERT"),
+        Statement::Update { .. } => Kind::Write("UPDATE"),
+        Statement::Delete(_) => Kind::Write("DELETE"),
+        Statement::Copy { .. } => Kind::Write("COPY FROM"),
+        Statement::CreateTable(_) => Kind::Write("CREATE TABLE"),
+        Statement::Truncate { .. } => Kind::Write("TRUNCATE"),
+        Statement::Drop { .. } => Kind::Write("DROP"),
+        _ => Kind::Write("this statement"),
+    }
+}
+
+/// Checks a statement against the user's role.
+pub fn check_statement(statement: &Statement, admin: bool) -> PgWireResult<()> {
+    match kind(statement) {
+        Kind::Read => Ok(()),
+        Kind::ViewDdl if admin => Ok(()),
+        Kind::ViewDdl => Err(denied(
+            "permission denied: only admin users may create or drop views and schemas",
+        )),
+        Kind::Write(what) => Err(denied(format!(
+            "permission denied: almasql is read-only over its sources ({what} is not allowed)"
+        ))),
+    }
+}
+
+/// Refuses statements the user may not run, before anything is planned.
+pub struct AccessHook {
+    roles: Arc<HashMap<String, UserRole>>,
+}
+
+impl AccessHook {
+    fn is_admin(&self, client: &(dyn ClientInfo + Send + Sync)) -> bool {
+        self.roles.is_empty()
+            || client
+                .metadata()
+                .get("user")
+                .and_then(|u| self.roles.get(u))
+                .is_some_and(|r| *r == UserRole::Admin)
+    }
+}
+
+#[async_trait]
+impl QueryHook for AccessHook {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        let admin = self.is_admin(&*client);
+        check_statement(statement, admin).err().map(Err)
+    }
+
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
+        check_statement(statement, self.is_admin(client))
+            .err()
+            .map(Err)
+    }
+
+    async fn handle_extended_query(
+        &self,
+        _statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        _client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
+        None
+    }
+}
