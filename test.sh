@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole almasql test suite, from a fresh clone: installs what the tests
-# need (psql, a PostgreSQL server, moto), checks formatting, then builds and runs every test of every
+# need (psql, a PostgreSQL server, moto, the benchmark harness's Python
+# packages), checks formatting, then builds and runs every test of every
 # crate in release mode (one profile for `cargo run --release` and the tests,
 # so DataFusion is compiled once). Lints: `ALMASQL_CLIPPY=1 ./test.sh` also
 # runs clippy (a separate check pass over every dependency on a cold cache).
@@ -30,6 +31,13 @@ fi
 if ! python3 -c "import moto.server, boto3, flask_cors" >/dev/null 2>&1; then
     echo "installing moto[server] and boto3 from PyPI (needed by the tests)"
     python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5,<6" "boto3>=1.34"
+fi
+
+# The benchmark harness (benches/compare), whose smoke mode is a test:
+# psycopg, DuckDB, pyarrow and matplotlib, pinned in its requirements.txt.
+if ! python3 -c "import duckdb, psycopg, pyarrow, matplotlib" >/dev/null 2>&1; then
+    echo "installing the benchmark harness's Python packages from PyPI (needed by the tests)"
+    python3 -m pip install --quiet --disable-pip-version-check -r benches/compare/requirements.txt
 fi
 
 cargo fmt --all -- --check

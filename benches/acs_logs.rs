@@ -32,9 +32,9 @@ fn write_files(dir: &std::path::Path) -> u64 {
             let level = levels[i % levels.len()];
             let ms = i * 3_600_000 / RECORDS_PER_FILE;
             let (m, s, frac) = (ms / 60_000, ms / 1000 % 60, ms % 1000);
-            write!(
+            writeln!(
                 xml,
-                "<{level} TimeStamp=\"2026-01-01T{hour:02}:{m:02}:{s:02}.{frac:03}\" File=\"IFProcImpl.cpp\" Line=\"{}\" Routine=\"IFProcImpl::updateThreadAction\" Host=\"gas0{}\" Process=\"CONTROL/ACC/cppContainer\" SourceObject=\"CONTROL/DV{:02}/IFProc0\" Thread=\"IFProcMonitor\" Context=\"\" LogId=\"{i}\" Priority=\"4\" Audience=\"Developer\" Array=\"Array001\" Antenna=\"DV{:02}\"><![CDATA[Total power detector readings within limits, gain set to {} dB]]><Data Name=\"Gain\">{}</Data></{level}>\n",
+                "<{level} TimeStamp=\"2026-01-01T{hour:02}:{m:02}:{s:02}.{frac:03}\" File=\"IFProcImpl.cpp\" Line=\"{}\" Routine=\"IFProcImpl::updateThreadAction\" Host=\"gas0{}\" Process=\"CONTROL/ACC/cppContainer\" SourceObject=\"CONTROL/DV{:02}/IFProc0\" Thread=\"IFProcMonitor\" Context=\"\" LogId=\"{i}\" Priority=\"4\" Audience=\"Developer\" Array=\"Array001\" Antenna=\"DV{:02}\"><![CDATA[Total power detector readings within limits, gain set to {} dB]]><Data Name=\"Gain\">{}</Data></{level}>",
                 100 + i % 900,
                 1 + i % 3,
                 1 + i % 25,

@@ -88,7 +88,7 @@ impl SourceFile {
             .store
             .get(&self.path)
             .await
-            .and_then(|r| Ok(r.bytes()))
+            .map(|r| r.bytes())
             .map_err(|e| ConnectorError::store(&self.display, e))?
             .await
             .map_err(|e| ConnectorError::store(&self.display, e))?;

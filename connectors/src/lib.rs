@@ -30,5 +30,6 @@ pub mod monitor_text;
 pub mod object_stores;
 pub mod postgres;
 pub mod scan;
+pub mod tmcdb;
 
 pub use error::{ConnectorError, Result};

@@ -89,7 +89,8 @@ impl fmt::Debug for PostgresOptions {
 }
 
 impl PostgresOptions {
-    fn error(&self, message: impl fmt::Display) -> ConnectorError {
+    /// An error naming the source, never the password.
+    pub(crate) fn error(&self, message: impl fmt::Display) -> ConnectorError {
         ConnectorError::Options {
             source_name: format!(
                 "{} (postgres {}@{}:{}/{})",
@@ -110,7 +111,7 @@ impl PostgresOptions {
     }
 
     /// Removes the password from a driver message, in case it quotes it.
-    fn scrub(&self, message: String) -> String {
+    pub(crate) fn scrub(&self, message: String) -> String {
         match self.password().ok().flatten() {
             Some(p) if !p.is_empty() => message.replace(&p, "<redacted>"),
             _ => message,
@@ -118,10 +119,8 @@ impl PostgresOptions {
     }
 }
 
-/// Connects, lists the remote tables and returns a provider for each, by
-/// name. Fails with an error naming the source (never the password) when
-/// the server cannot be reached or refuses the login.
-pub async fn mount(options: &PostgresOptions) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
+/// A connection pool to the server of `options` (TLS per `sslmode`).
+pub(crate) async fn pool(options: &PostgresOptions) -> Result<Arc<PostgresConnectionPool>> {
     let mut params: HashMap<String, SecretString> = HashMap::new();
     let mut put = |k: &str, v: String| {
         params.insert(k.to_string(), SecretString::from(v));
@@ -138,6 +137,14 @@ pub async fn mount(options: &PostgresOptions) -> Result<Vec<(String, Arc<dyn Tab
         .await
         .map_err(|e| options.error(options.scrub(format!("cannot connect: {e}"))))?;
     let pool = Arc::new(pool);
+    Ok(pool)
+}
+
+/// Connects, lists the remote tables and returns a provider for each, by
+/// name. Fails with an error naming the source (never the password) when
+/// the server cannot be reached or refuses the login.
+pub async fn mount(options: &PostgresOptions) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
+    let pool = pool(options).await?;
     let conn = pool
         .connect()
         .await

@@ -302,6 +302,11 @@ pub enum SourceConfig {
     CalibratorCatalog(CalibratorCatalogOptions),
     /// A PostgreSQL schema: every table of it, with SQL push-down.
     Postgres(PostgresOptions),
+    /// ALMA's TMC database (PostgreSQL): `<schema>.tmc_points`,
+    /// `<schema>.tmc_samples`, `<schema>.tmc_blocks` and, beside
+    /// `monitor.samples`, `<schema>.all_samples`. `remote_schema` is the
+    /// schema holding the TMCDB tables; `tables` is not used.
+    Tmcdb(PostgresOptions),
     /// JIRA over its REST API (`<schema>.issues`, `<schema>.comments`).
     Jira(JiraOptions),
     /// JIRA search pages exported to files, same tables.
@@ -400,7 +405,7 @@ impl SourceConfig {
             Self::AcsLogs(o) => &o.name,
             Self::MonitorText(o) => &o.name,
             Self::CalibratorCatalog(o) => &o.schema,
-            Self::Postgres(o) => &o.schema,
+            Self::Postgres(o) | Self::Tmcdb(o) => &o.schema,
             Self::Jira(o) => &o.schema,
             Self::JiraExport(o) => &o.schema,
         }
@@ -411,6 +416,7 @@ impl SourceConfig {
     pub fn schema_and_table(&self) -> Option<(&str, &str)> {
         if let Self::CalibratorCatalog(_)
         | Self::Postgres(_)
+        | Self::Tmcdb(_)
         | Self::Jira(_)
         | Self::JiraExport(_) = self
         {
@@ -465,6 +471,7 @@ impl Config {
                 return Err(error(match source {
                     SourceConfig::CalibratorCatalog(_)
                     | SourceConfig::Postgres(_)
+                    | SourceConfig::Tmcdb(_)
                     | SourceConfig::Jira(_)
                     | SourceConfig::JiraExport(_) => {
                         format!("`{}` is not a schema name", source.name())

@@ -48,6 +48,7 @@ pub async fn build_session(
     let ctx = SessionContext::new_with_config_rt(session_config, runtime_env(config)?);
 
     almasql_udfs::register_all(&ctx)?;
+    ctx.register_udf(almasql_connectors::tmcdb::udf::monitor_clob_samples_udf());
     pg_compat::register(&ctx);
 
     if let Some(demo_config) = &config.demo {
@@ -105,6 +106,26 @@ fn runtime_env(config: &Config) -> Result<Arc<RuntimeEnv>> {
         tracing::info!(bytes = memory.0, "query memory limit");
     }
     Ok(builder.build_arc()?)
+}
+
+/// `<schema>.all_samples`: the archive's `monitor.samples` and the TMCDB's
+/// `<schema>.tmc_samples` as one table with the archive's columns and an
+/// `origin` column (`archive` or `tmcdb`). Not persisted: it exists while
+/// the TMCDB source is configured.
+async fn register_all_samples(ctx: &SessionContext, schema: &str) -> Result<()> {
+    if !ctx.table_exist("monitor.samples")? {
+        return Ok(());
+    }
+    let sql = format!(
+        "select time, antenna, device, monitor_point, polarization, baseband, value, unit, \
+         'archive' as origin from monitor.samples \
+         union all \
+         select cast(time as timestamp(6) with time zone) as time, antenna, device, \
+         monitor_point, polarization, baseband, value, coalesce(unit, '') as unit, \
+         'tmcdb' as origin from \"{schema}\".tmc_samples"
+    );
+    let view = ctx.sql(&sql).await?.into_view();
+    register(ctx, schema, "all_samples", view)
 }
 
 /// Registers the demo tables of the dataset in `dir`.
@@ -242,6 +263,18 @@ pub async fn register_source(
                         for (name, provider) in tables {
                             register(ctx, schema, &name, provider)?;
                         }
+                    }
+                    Err(e) => tracing::error!(source = %o.schema, error = %e, "source not mounted"),
+                }
+                return Ok(());
+            }
+            SourceConfig::Tmcdb(o) => {
+                match almasql_connectors::tmcdb::mount(o).await {
+                    Ok(tables) => {
+                        for (name, provider) in tables {
+                            register(ctx, schema, &name, provider)?;
+                        }
+                        register_all_samples(ctx, schema).await?;
                     }
                     Err(e) => tracing::error!(source = %o.schema, error = %e, "source not mounted"),
                 }

@@ -1,8 +1,10 @@
 //! Users, roles and what each may see and do.
 //!
-//! Every user's queries run on a [`DfSessionService`] over a session that
-//! shows only what the user may read ([`restricted_context`]); users who
-//! may read everything share the server's own. [`AccessHook`] refuses
+//! Every connection runs on a [`DfSessionService`] of its own, over a copy
+//! of its user's session state (so `SET` changes only that connection),
+//! sharing the catalog: the server's, or for a user with restricted
+//! access one that shows only what the user may read
+//! ([`restricted_context`]). [`AccessHook`] refuses
 //! statements that would change sources (for everybody: almasql is
 //! read-only over its sources) and view DDL from users who are not admins.
 
@@ -39,8 +41,9 @@ pub struct Users {
     base: Arc<SessionContext>,
     database: String,
     accounts: HashMap<String, Account>,
+    hook: Arc<AccessHook>,
     everything: Arc<DfSessionService>,
-    restricted: Mutex<HashMap<String, Arc<DfSessionService>>>,
+    restricted: Mutex<HashMap<String, Arc<SessionContext>>>,
 }
 
 impl Users {
@@ -68,11 +71,10 @@ impl Users {
                 .map(|(name, a)| (name.clone(), a.role))
                 .collect(),
         );
-        let hook = Arc::new(AccessHook {
-            roles: roles.clone(),
-        });
+        let hook = Arc::new(AccessHook { roles });
         Self {
-            everything: Arc::new(service(base.clone(), hook)),
+            everything: Arc::new(service(base.clone(), hook.clone())),
+            hook,
             base,
             database: database.to_string(),
             accounts,
@@ -96,39 +98,44 @@ impl Users {
         self.accounts.get(user).map(|a| a.verifier.clone())
     }
 
-    /// The session service the client's user runs on.
+    /// The session service of the client's connection, made on its first
+    /// statement.
     pub fn service_for<C: ClientInfo + ?Sized>(
         &self,
         client: &C,
     ) -> PgWireResult<Arc<DfSessionService>> {
-        let user = client.metadata().get("user").map(String::as_str);
-        let account = match user {
-            _ if self.is_trust() => return Ok(self.everything.clone()),
-            Some(user) => self.accounts.get(user),
-            None => None,
-        };
-        let Some(account) = account else {
+        if let Some(found) = client.session_extensions().get::<ConnectionService>() {
+            return Ok(found.0.clone());
+        }
+        let ctx = self.user_context(client.metadata().get("user").map(String::as_str))?;
+        let own = SessionContext::new_with_state(ctx.state());
+        let created = Arc::new(service(Arc::new(own), self.hook.clone()));
+        client
+            .session_extensions()
+            .insert(ConnectionService(created.clone()));
+        Ok(created)
+    }
+
+    /// The session whose catalog the user sees.
+    fn user_context(&self, user: Option<&str>) -> PgWireResult<Arc<SessionContext>> {
+        if self.is_trust() {
+            return Ok(self.base.clone());
+        }
+        let Some((user, account)) = user.and_then(|u| self.accounts.get(u).map(|a| (u, a))) else {
             return Err(denied("no such user"));
         };
         if account.policy.is_unrestricted() {
-            return Ok(self.everything.clone());
+            return Ok(self.base.clone());
         }
-        let user = user.unwrap_or_default();
         let mut restricted = self.restricted.lock().expect("lock");
         if let Some(found) = restricted.get(user) {
             return Ok(found.clone());
         }
         let ctx = restricted_context(&self.base, &self.database, account.policy.clone())
             .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
-        let roles = Arc::new(
-            self.accounts
-                .iter()
-                .map(|(name, a)| (name.clone(), a.role))
-                .collect(),
-        );
-        let created = Arc::new(service(Arc::new(ctx), Arc::new(AccessHook { roles })));
-        restricted.insert(user.to_string(), created.clone());
-        Ok(created)
+        let ctx = Arc::new(ctx);
+        restricted.insert(user.to_string(), ctx.clone());
+        Ok(ctx)
     }
 
     /// Whether the client's user may create and drop views.
@@ -141,6 +148,9 @@ impl Users {
                 .is_some_and(|a| a.role == UserRole::Admin)
     }
 }
+
+/// A connection's session service, kept in its session extensions.
+struct ConnectionService(Arc<DfSessionService>);
 
 fn service(ctx: Arc<SessionContext>, access: Arc<AccessHook>) -> DfSessionService {
     DfSessionService::new_with_hooks(

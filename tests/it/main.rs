@@ -1,5 +1,6 @@
 //! Integration tests: the real `almasql` binary, queried by real clients.
 
+mod bench_harness;
 mod cli;
 mod common;
 mod connectors;
@@ -9,4 +10,5 @@ mod materialized;
 mod postgres;
 mod psql;
 mod security;
+mod tmcdb;
 mod wire;

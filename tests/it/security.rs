@@ -101,12 +101,12 @@ async fn scram_users_roles_and_hidden_schemas() {
 
     // right and wrong passwords, unknown users
     let analyst = connect_as(&server, "analyst", ANALYST_PW).await.unwrap();
-    assert_eq!(
-        count(&analyst, "select count(*) from jira.issues").await > 0,
-        true
-    );
+    assert!(count(&analyst, "select count(*) from jira.issues").await > 0);
     for (user, pw) in [("analyst", "wrong"), ("nobody", ANALYST_PW)] {
-        let err = connect_as(&server, user, pw).await.err().expect("refused");
+        let err = connect_as(&server, user, pw)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("refused"));
         assert_eq!(
             code(&err),
             Some(&SqlState::INVALID_PASSWORD),
@@ -175,7 +175,11 @@ async fn scram_users_roles_and_hidden_schemas() {
         "create materialized view public.mv_denied as select 1 as x",
         "drop view if exists dashboards.ifp_drift",
     ] {
-        let err = analyst.simple_query(sql).await.err().expect("denied");
+        let err = analyst
+            .simple_query(sql)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("denied"));
         assert_eq!(
             code(&err),
             Some(&SqlState::INSUFFICIENT_PRIVILEGE),
@@ -186,7 +190,7 @@ async fn scram_users_roles_and_hidden_schemas() {
         .simple_query("create table public.t as select 1 as x")
         .await
         .err()
-        .expect("denied");
+        .unwrap_or_else(|| panic!("denied"));
     assert_eq!(code(&err), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err}");
     let admin = connect_as(&server, "ops", ADMIN_PW).await.unwrap();
     admin
@@ -201,7 +205,7 @@ async fn scram_users_roles_and_hidden_schemas() {
         .simple_query("insert into public.v_sec values (1)")
         .await
         .err()
-        .expect("read-only");
+        .unwrap_or_else(|| panic!("read-only"));
     assert_eq!(code(&err), Some(&SqlState::INSUFFICIENT_PRIVILEGE), "{err}");
     admin.simple_query("drop view public.v_sec").await.unwrap();
 
@@ -418,7 +422,7 @@ async fn tls_verify_full_and_required() {
     let err = connect_as(&server, "analyst", ANALYST_PW)
         .await
         .err()
-        .expect("plaintext refused");
+        .unwrap_or_else(|| panic!("plaintext refused"));
     assert_eq!(
         code(&err),
         Some(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION),
@@ -436,7 +440,7 @@ async fn connection_limit() {
     let err = tokio_postgres::connect(&server.conn_str(), tokio_postgres::NoTls)
         .await
         .err()
-        .expect("third connection refused");
+        .unwrap_or_else(|| panic!("third connection refused"));
     assert_eq!(code(&err), Some(&SqlState::TOO_MANY_CONNECTIONS), "{err}");
     assert_eq!(count(&second, "select 1::bigint").await, 1);
     drop(first);
@@ -525,8 +529,36 @@ async fn memory_limit_fails_one_query_only() {
         )
         .await
         .err()
-        .expect("out of memory");
+        .unwrap_or_else(|| panic!("out of memory"));
     assert_eq!(code(&err), Some(&SqlState::OUT_OF_MEMORY), "{err}");
     assert_eq!(count(&client, "select 8::bigint").await, 8);
     assert!(count(&other, "select count(*) from monitor.samples").await > 0);
+}
+
+/// `SET` changes only the connection that ran it.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_are_per_connection() {
+    let server = TestServer::start();
+    let a = server.connect().await;
+    let b = server.connect().await;
+    a.simple_query("set datafusion.execution.batch_size = 123")
+        .await
+        .unwrap();
+    assert_eq!(show(&a).await, "123");
+    assert_eq!(show(&b).await, "8192");
+}
+
+async fn show(client: &tokio_postgres::Client) -> String {
+    let rows = client
+        .simple_query("show datafusion.execution.batch_size")
+        .await
+        .unwrap();
+    rows.iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some(r.get(r.len() - 1).unwrap().to_string())
+            }
+            _ => None,
+        })
+        .unwrap()
 }

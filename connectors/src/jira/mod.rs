@@ -48,8 +48,10 @@ const ISSUE_TEXT_COLUMNS: &[&str] = &[
 ];
 const ISSUE_TIME_COLUMNS: [&str; 3] = ["created", "updated", "resolved"];
 
-/// Where the issues come from.
+/// Where the issues come from. One per source, so the size difference of
+/// the variants does not matter.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     Rest(JiraClient),
     Export {

@@ -96,6 +96,8 @@ fn person(name: &str) -> Value {
 }
 
 /// Writes `jira/search-NNN.json`; returns the number of issues.
+// `*rng.weighted(..)` picks the element type; clippy sees only the deref
+#[allow(clippy::explicit_auto_deref)]
 pub fn write(out: &Path, spec: &Spec) -> Result<u64> {
     let mut rng = DemoRng::new(spec.seed, "jira");
     let span = (spec.end_us() - spec.start_us()) as f64;

@@ -181,7 +181,9 @@ pub const TEXT_MONITOR_ANTENNAS: [&str; 2] = ["DA44", "DV07"];
 fn write_text_day(dir: &Path, cols: &Columns) -> Result<()> {
     use std::collections::BTreeMap;
     use std::fmt::Write as _;
-    let mut files: BTreeMap<(&str, &str, &str), (&str, BTreeMap<i64, Vec<f64>>)> = BTreeMap::new();
+    // (antenna, device, point) -> (unit, values by time)
+    type Files<'a> = BTreeMap<(&'a str, &'a str, &'a str), (&'a str, BTreeMap<i64, Vec<f64>>)>;
+    let mut files: Files = BTreeMap::new();
     for i in 0..cols.time.len() {
         let antenna = match cols.antenna[i] {
             Some(a) if TEXT_MONITOR_ANTENNAS.contains(&a) => a,

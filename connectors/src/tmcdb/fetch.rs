@@ -1,0 +1,533 @@
+//! Reading a TMCDB in PostgreSQL: the monitor points, and the samples of
+//! the blocks a filter selects, decoded into record batches.
+//!
+//! The blocks query runs with `query_raw`: rows arrive as the server sends
+//! them (tokio-postgres applies back-pressure to the socket), each block is
+//! decoded as it arrives and batches of at most
+//! [`FetchOptions::batch_rows`] rows are yielded; memory holds one batch
+//! plus one block. Dropping the stream stops the decoding; the server's
+//! remaining rows are then discarded by the connection, so a LIMIT should
+//! be pushed as [`TmcdbFilter::block_limit`] when possible.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use datafusion::arrow::array::{
+    ArrayBuilder, ArrayRef, Float64Builder, Int32Array, Int32Builder, StringArray, StringBuilder,
+    TimestampNanosecondArray, TimestampNanosecondBuilder, UInt32Array,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::Stream;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, RowStream};
+
+use super::Result;
+use super::clob::{
+    ClobDecoder, DEFAULT_MAX_REPORTED, DecodeOptions, DecodeReport, PointType, ValueKind,
+    acs_to_unix_ns,
+};
+use super::remote_sql::{
+    Placeholders, RemoteQuery, SqlParam, TmcdbFilter, block_col, blocks_query, point_col,
+    points_query,
+};
+
+/// Rows per record batch unless told otherwise.
+pub const DEFAULT_BATCH_ROWS: usize = 8192;
+
+/// How to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// The most rows in one record batch (at least 1).
+    pub batch_rows: usize,
+    /// How many malformed slots the decode report describes.
+    pub max_reported: usize,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            batch_rows: DEFAULT_BATCH_ROWS,
+            max_reported: DEFAULT_MAX_REPORTED,
+        }
+    }
+}
+
+fn utc_ns() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// The columns of [`fetch_points`]: one row per monitor point.
+pub fn points_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("monitor_point_id", DataType::Int32, false),
+        Field::new("monitor_point", DataType::Utf8, false),
+        Field::new("antenna", DataType::Utf8, true),
+        Field::new("component", DataType::Utf8, false),
+        Field::new("assembly_type", DataType::Utf8, false),
+        Field::new("lru_type", DataType::Utf8, false),
+        Field::new("serial_number", DataType::Utf8, false),
+        Field::new("property", DataType::Utf8, false),
+        Field::new("indice", DataType::Int32, false),
+        Field::new("data_type", DataType::Utf8, false),
+        Field::new("unit", DataType::Utf8, true),
+        Field::new("description", DataType::Utf8, true),
+    ]))
+}
+
+/// The columns of [`fetch_samples`]: one row per sample, or per element of
+/// a sequence sample (`index` 0..; null for scalars); `value` is null and
+/// `value_text` set for `string` / `clob` points.
+pub fn samples_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("monitor_point_id", DataType::Int32, false),
+        Field::new("antenna", DataType::Utf8, true),
+        Field::new("component", DataType::Utf8, false),
+        Field::new("assembly_type", DataType::Utf8, false),
+        Field::new("monitor_point", DataType::Utf8, false),
+        Field::new("time", utc_ns(), false),
+        Field::new("index", DataType::UInt32, true),
+        Field::new("value", DataType::Float64, true),
+        Field::new("value_text", DataType::Utf8, true),
+        Field::new("unit", DataType::Utf8, true),
+    ]))
+}
+
+/// The columns of [`fetch_block_stats`]: one row per block, its times (null
+/// when out of the nanosecond range), size and statistics, without
+/// decoding the CLOB.
+pub fn block_stats_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("monitor_point_id", DataType::Int32, false),
+        Field::new("antenna", DataType::Utf8, true),
+        Field::new("component", DataType::Utf8, false),
+        Field::new("assembly_type", DataType::Utf8, false),
+        Field::new("monitor_point", DataType::Utf8, false),
+        Field::new("start_time", utc_ns(), true),
+        Field::new("end_time", utc_ns(), true),
+        Field::new("sample_count", DataType::Int32, false),
+        Field::new("min", DataType::Float64, true),
+        Field::new("max", DataType::Float64, true),
+        Field::new("mean", DataType::Float64, true),
+        Field::new("stddev", DataType::Float64, true),
+        Field::new("unit", DataType::Utf8, true),
+    ]))
+}
+
+fn param_ref(p: &SqlParam) -> &(dyn ToSql + Sync) {
+    match p {
+        SqlParam::Text(s) => s,
+        SqlParam::BigInt(i) => i,
+    }
+}
+
+async fn query_stream(client: &Client, query: &RemoteQuery) -> Result<Pin<Box<RowStream>>> {
+    let rows = client
+        .query_raw(query.sql.as_str(), query.params.iter().map(param_ref))
+        .await?;
+    Ok(Box::pin(rows))
+}
+
+/// The monitor points the filter selects (antenna, point name, assembly
+/// type; the time range and limit do not apply), ordered by id.
+pub async fn fetch_points(client: &Client, filter: &TmcdbFilter) -> Result<RecordBatch> {
+    let query = points_query(filter, Placeholders::Dollar);
+    let params: Vec<&(dyn ToSql + Sync)> = query.params.iter().map(param_ref).collect();
+    let rows = client.query(query.sql.as_str(), &params).await?;
+    let n = rows.len();
+    let mut id = Int32Builder::with_capacity(n);
+    let mut text: Vec<StringBuilder> = (0..9).map(|_| StringBuilder::new()).collect();
+    let mut indice = Int32Builder::with_capacity(n);
+    for row in &rows {
+        id.append_value(row.try_get(point_col::MONITOR_POINT_ID)?);
+        let columns = [
+            point_col::MONITOR_POINT,
+            point_col::ANTENNA,
+            point_col::ASSEMBLY_TYPE,
+            point_col::LRU_TYPE,
+            point_col::SERIAL_NUMBER,
+            point_col::PROPERTY,
+            point_col::DATA_TYPE,
+            point_col::UNITS,
+            point_col::DESCRIPTION,
+        ];
+        for (builder, column) in text.iter_mut().zip(columns) {
+            builder.append_option(row.try_get::<_, Option<&str>>(column)?);
+        }
+        indice.append_value(row.try_get(point_col::INDICE)?);
+    }
+    let mut component = StringBuilder::with_capacity(n, n * 24);
+    for row in &rows {
+        append_component(&mut component, row)?;
+    }
+    let mut t = text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef);
+    let mut next = || t.next().expect("nine text columns");
+    let (point, antenna, assembly, lru, serial, property, data_type, unit, description) = (
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+    );
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        point,
+        antenna,
+        Arc::new(component.finish()),
+        assembly,
+        lru,
+        serial,
+        property,
+        Arc::new(indice.finish()),
+        data_type,
+        unit,
+        description,
+    ];
+    Ok(RecordBatch::try_new(points_schema(), columns)?)
+}
+
+/// Appends `Path/ComponentName` of a row of the points or blocks query.
+fn append_component(builder: &mut StringBuilder, row: &Row) -> Result<()> {
+    let path: &str = row.try_get(point_col::COMPONENT_PATH)?;
+    let name: &str = row.try_get(point_col::COMPONENT_NAME)?;
+    let _ = write!(builder, "{}/{name}", path.trim_end_matches('/'));
+    builder.append_value("");
+    Ok(())
+}
+
+/// The per-block point columns shared by samples and block statistics.
+#[derive(Debug)]
+struct BlockPoints {
+    id: Int32Builder,
+    antenna: StringBuilder,
+    component: StringBuilder,
+    assembly_type: StringBuilder,
+    monitor_point: StringBuilder,
+    unit: StringBuilder,
+}
+
+impl BlockPoints {
+    fn new() -> Self {
+        Self {
+            id: Int32Builder::new(),
+            antenna: StringBuilder::new(),
+            component: StringBuilder::new(),
+            assembly_type: StringBuilder::new(),
+            monitor_point: StringBuilder::new(),
+            unit: StringBuilder::new(),
+        }
+    }
+
+    fn append(&mut self, row: &Row) -> Result<()> {
+        self.id
+            .append_value(row.try_get(point_col::MONITOR_POINT_ID)?);
+        self.antenna
+            .append_option(row.try_get::<_, Option<&str>>(point_col::ANTENNA)?);
+        append_component(&mut self.component, row)?;
+        self.assembly_type
+            .append_value(row.try_get::<_, &str>(point_col::ASSEMBLY_TYPE)?);
+        self.monitor_point
+            .append_value(row.try_get::<_, &str>(point_col::MONITOR_POINT)?);
+        self.unit
+            .append_option(row.try_get::<_, Option<&str>>(point_col::UNITS)?);
+        Ok(())
+    }
+
+    /// (id, antenna, component, assembly_type, monitor_point, unit).
+    fn finish(&mut self) -> (Int32Array, [StringArray; 5]) {
+        (
+            self.id.finish(),
+            [
+                self.antenna.finish(),
+                self.component.finish(),
+                self.assembly_type.finish(),
+                self.monitor_point.finish(),
+                self.unit.finish(),
+            ],
+        )
+    }
+}
+
+/// Splits `batch` into slices of at most `rows` rows onto `ready`.
+fn push_slices(ready: &mut VecDeque<RecordBatch>, batch: RecordBatch, rows: usize) {
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let len = rows.min(batch.num_rows() - offset);
+        ready.push_back(batch.slice(offset, len));
+        offset += len;
+    }
+}
+
+/// Decoded samples of the blocks a filter selects, as a stream of record
+/// batches of [`samples_schema`], in block order (point id, start time).
+/// Samples outside the filter's time range are dropped, so the time filter
+/// is exact; malformed slots are skipped and counted in
+/// [`SampleStream::report`].
+pub struct SampleStream {
+    rows: Pin<Box<RowStream>>,
+    decoder: ClobDecoder,
+    points: BlockPoints,
+    /// Blocks since the last flush: the `block` label of the next one.
+    pending_blocks: u32,
+    batch_rows: usize,
+    ready: VecDeque<RecordBatch>,
+    done: bool,
+    blocks_read: u64,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for SampleStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleStream")
+            .field("batch_rows", &self.batch_rows)
+            .field("blocks_read", &self.blocks_read)
+            .field("report", self.decoder.report())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the blocks query for `filter` and returns the stream of its
+/// decoded samples.
+pub async fn fetch_samples(
+    client: &Client,
+    filter: &TmcdbFilter,
+    options: &FetchOptions,
+) -> Result<SampleStream> {
+    let query = blocks_query(filter, true, Placeholders::Dollar);
+    let rows = query_stream(client, &query).await?;
+    let batch_rows = options.batch_rows.max(1);
+    let decode = DecodeOptions {
+        max_reported: options.max_reported,
+        time_from_ns: filter.time_from_ns,
+        time_to_ns: filter.time_to_ns,
+    };
+    Ok(SampleStream {
+        rows,
+        decoder: ClobDecoder::with_capacity(decode, batch_rows + batch_rows / 4),
+        points: BlockPoints::new(),
+        pending_blocks: 0,
+        batch_rows,
+        ready: VecDeque::new(),
+        done: false,
+        blocks_read: 0,
+        schema: samples_schema(),
+    })
+}
+
+impl SampleStream {
+    /// What the decoding skipped so far.
+    pub fn report(&self) -> &DecodeReport {
+        self.decoder.report()
+    }
+
+    /// Blocks (MonitorData rows) received so far.
+    pub fn blocks_read(&self) -> u64 {
+        self.blocks_read
+    }
+
+    fn push_row(&mut self, row: &Row) -> Result<()> {
+        self.blocks_read += 1;
+        let data_type: &str = row.try_get(point_col::DATA_TYPE)?;
+        // An unknown type is kept as text: nothing is lost.
+        let point_type = PointType::parse(data_type).unwrap_or(PointType::auto(ValueKind::String));
+        let clob: Option<&str> = row.try_get(block_col::CLOB)?;
+        self.points.append(row)?;
+        self.decoder
+            .decode_block(self.pending_blocks, clob, point_type);
+        self.pending_blocks += 1;
+        if self.decoder.len() >= self.batch_rows || self.pending_blocks == u32::MAX {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let samples = self.decoder.finish();
+        let (id, [antenna, component, assembly_type, monitor_point, unit]) = self.points.finish();
+        self.pending_blocks = 0;
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let block: &UInt32Array = &samples.block;
+        let time =
+            TimestampNanosecondArray::new(samples.time.values().clone(), None).with_timezone("UTC");
+        let columns: Vec<ArrayRef> = vec![
+            take(&id, block, None)?,
+            take(&antenna, block, None)?,
+            take(&component, block, None)?,
+            take(&assembly_type, block, None)?,
+            take(&monitor_point, block, None)?,
+            Arc::new(time),
+            Arc::new(samples.index),
+            Arc::new(samples.value),
+            Arc::new(samples.value_text),
+            take(&unit, block, None)?,
+        ];
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+        push_slices(&mut self.ready, batch, self.batch_rows);
+        Ok(())
+    }
+}
+
+impl Stream for SampleStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(batch) = this.ready.pop_front() {
+                return Poll::Ready(Some(Ok(batch)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let step = match this.rows.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(row))) => this.push_row(&row),
+                Poll::Ready(Some(Err(e))) => Err(e.into()),
+                Poll::Ready(None) => {
+                    this.done = true;
+                    this.flush()
+                }
+            };
+            if let Err(e) = step {
+                this.done = true;
+                this.ready.clear();
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+    }
+}
+
+/// Block statistics (`MinStat`, `MaxStat`, `MeanStat`, `StdDevStat`) of
+/// the blocks a filter selects, without their CLOBs, as a stream of record
+/// batches of [`block_stats_schema`].
+pub struct BlockStatsStream {
+    rows: Pin<Box<RowStream>>,
+    points: BlockPoints,
+    start: TimestampNanosecondBuilder,
+    end: TimestampNanosecondBuilder,
+    count: Int32Builder,
+    stats: [Float64Builder; 4],
+    batch_rows: usize,
+    done: bool,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for BlockStatsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockStatsStream")
+            .field("batch_rows", &self.batch_rows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the blocks query for `filter` without CLOBs and returns the stream
+/// of block statistics. The time filter selects overlapping blocks.
+pub async fn fetch_block_stats(
+    client: &Client,
+    filter: &TmcdbFilter,
+    options: &FetchOptions,
+) -> Result<BlockStatsStream> {
+    let query = blocks_query(filter, false, Placeholders::Dollar);
+    let rows = query_stream(client, &query).await?;
+    Ok(BlockStatsStream {
+        rows,
+        points: BlockPoints::new(),
+        start: TimestampNanosecondBuilder::new(),
+        end: TimestampNanosecondBuilder::new(),
+        count: Int32Builder::new(),
+        stats: std::array::from_fn(|_| Float64Builder::new()),
+        batch_rows: options.batch_rows.max(1),
+        done: false,
+        schema: block_stats_schema(),
+    })
+}
+
+impl BlockStatsStream {
+    fn push_row(&mut self, row: &Row) -> Result<()> {
+        self.points.append(row)?;
+        let start: i64 = row.try_get(block_col::START_TIME)?;
+        let end: i64 = row.try_get(block_col::END_TIME)?;
+        self.start.append_option(acs_to_unix_ns(start));
+        self.end.append_option(acs_to_unix_ns(end));
+        self.count
+            .append_value(row.try_get(block_col::SAMPLE_SIZE)?);
+        let columns = [
+            block_col::MIN_STAT,
+            block_col::MAX_STAT,
+            block_col::MEAN_STAT,
+            block_col::STD_DEV_STAT,
+        ];
+        for (builder, column) in self.stats.iter_mut().zip(columns) {
+            builder.append_option(row.try_get::<_, Option<f64>>(column)?);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        if self.count.len() == 0 {
+            return Ok(None);
+        }
+        let (id, [antenna, component, assembly_type, monitor_point, unit]) = self.points.finish();
+        let [min, max, mean, stddev] = &mut self.stats;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(id),
+            Arc::new(antenna),
+            Arc::new(component),
+            Arc::new(assembly_type),
+            Arc::new(monitor_point),
+            Arc::new(self.start.finish().with_timezone("UTC")),
+            Arc::new(self.end.finish().with_timezone("UTC")),
+            Arc::new(self.count.finish()),
+            Arc::new(min.finish()),
+            Arc::new(max.finish()),
+            Arc::new(mean.finish()),
+            Arc::new(stddev.finish()),
+            Arc::new(unit),
+        ];
+        Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
+    }
+}
+
+impl Stream for BlockStatsStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            let step = match this.rows.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(row))) => match this.push_row(&row) {
+                    Ok(()) if this.count.len() >= this.batch_rows => this.flush(),
+                    Ok(()) => continue,
+                    Err(e) => Err(e),
+                },
+                Poll::Ready(Some(Err(e))) => Err(e.into()),
+                Poll::Ready(None) => {
+                    this.done = true;
+                    this.flush()
+                }
+            };
+            return match step {
+                Ok(Some(batch)) => Poll::Ready(Some(Ok(batch))),
+                Ok(None) => Poll::Ready(None),
+                Err(e) => {
+                    this.done = true;
+                    Poll::Ready(Some(Err(e)))
+                }
+            };
+        }
+    }
+}

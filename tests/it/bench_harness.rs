@@ -1,0 +1,63 @@
+//! The benchmark harness (`benches/compare`, issue 10) in its smoke mode, so
+//! it cannot rot: scale 1, one repetition, small streaming and pgbench runs,
+//! against the binary under test, PostgreSQL and DuckDB. It checks that every
+//! step runs and that the engines agree on every query; timings are not
+//! asserted.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// The last lines of a process's output, for an assertion message.
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+#[test]
+fn benchmark_harness_smoke_runs() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new("python3")
+        .arg("benches/compare/compare.py")
+        .arg("--smoke")
+        .arg("--almasql")
+        .arg(env!("CARGO_BIN_EXE_almasql"))
+        .arg("--out")
+        .arg(out.path())
+        .current_dir(repo)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python3 benches/compare/compare.py (test.sh installs its packages)");
+    assert!(
+        output.status.success(),
+        "compare.py --smoke: {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        tail(&String::from_utf8_lossy(&output.stdout)),
+        tail(&String::from_utf8_lossy(&output.stderr))
+    );
+    for file in ["results.md", "results.json"] {
+        assert!(out.path().join(file).is_file(), "{file} was not written");
+    }
+
+    let queries: serde_json::Map<String, Value> = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("benches/compare/queries.json")).unwrap(),
+    )
+    .expect("queries.json is an object");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("results.json")).unwrap())
+            .expect("results.json is JSON");
+    assert!(!queries.is_empty());
+    for name in queries.keys() {
+        let entry = &report["queries"][name.as_str()];
+        assert_eq!(entry["check"], "ok", "{name}: {entry}");
+        for engine in ["almasql", "duckdb", "postgres"] {
+            assert!(
+                entry["times"][engine]["median"].is_number(),
+                "{name}: no {engine} result in results.json: {entry}"
+            );
+        }
+    }
+    assert_eq!(report["failures"], Value::Array(vec![]));
+}
