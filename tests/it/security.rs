@@ -549,16 +549,13 @@ async fn settings_are_per_connection() {
 }
 
 async fn show(client: &tokio_postgres::Client) -> String {
-    let rows = client
-        .simple_query("show datafusion.execution.batch_size")
+    client
+        .query_one(
+            "select value from information_schema.df_settings \
+             where name = 'datafusion.execution.batch_size'",
+            &[],
+        )
         .await
-        .unwrap();
-    rows.iter()
-        .find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some(r.get(r.len() - 1).unwrap().to_string())
-            }
-            _ => None,
-        })
         .unwrap()
+        .get(0)
 }
