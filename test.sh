@@ -19,6 +19,12 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# The client-compatibility tests (tests/clients): Java for pgjdbc, Debian's
+# pgjdbc and psqlODBC with unixODBC.
+command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
+[ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
+ls /usr/lib/*/odbc/psqlodbcw.so >/dev/null 2>&1 || need_apt+=(odbc-postgresql)
+dpkg -s unixodbc >/dev/null 2>&1 || need_apt+=(unixodbc)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]} (needed by the tests)"
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -38,6 +44,13 @@ fi
 if ! python3 -c "import duckdb, psycopg, pyarrow, matplotlib" >/dev/null 2>&1; then
     echo "installing the benchmark harness's Python packages from PyPI (needed by the tests)"
     python3 -m pip install --quiet --disable-pip-version-check -r benches/compare/requirements.txt
+fi
+
+# The Python clients of the client-compatibility tests: psycopg 3,
+# SQLAlchemy 2, pandas and pyodbc.
+if ! python3 -c "import psycopg, sqlalchemy, pandas, pyodbc" >/dev/null 2>&1; then
+    echo "installing the Python database clients from PyPI (needed by the tests)"
+    python3 -m pip install --quiet --disable-pip-version-check -r tests/clients/requirements.txt
 fi
 
 cargo fmt --all -- --check

@@ -111,6 +111,7 @@ pub fn restricted_context(
     // registers a pg_catalog over the restricted list; the restricted
     // catalog keeps it instead of replacing the server's own
     setup_pg_catalog(&ctx, database, EmptyContextProvider).map_err(|e| *e)?;
+    crate::pg_compat::register(&ctx);
     Ok(ctx)
 }
 

@@ -44,12 +44,14 @@ pub async fn build_session(
         .with_information_schema(true)
         .with_default_catalog_and_schema(&config.database, "public")
         .with_create_default_catalog_and_schema(true)
-        .set_str("datafusion.sql_parser.dialect", "PostgreSQL");
+        .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
+        // as a PostgreSQL server whose TimeZone is UTC: `now()` and
+        // `::timestamptz` are timestamps with a zone
+        .set_str("datafusion.execution.time_zone", "UTC");
     let ctx = SessionContext::new_with_config_rt(session_config, runtime_env(config)?);
 
     almasql_udfs::register_all(&ctx)?;
     ctx.register_udf(almasql_connectors::tmcdb::udf::monitor_clob_samples_udf());
-    pg_compat::register(&ctx);
 
     if let Some(demo_config) = &config.demo {
         let dir = demo::dataset_dir(&config.data_dir);
@@ -79,6 +81,7 @@ pub async fn build_session(
     tracing::debug!(?dashboards, "dashboards created");
     setup_pg_catalog(&ctx, &config.database, EmptyContextProvider)
         .map_err(|e| EngineError::DataFusion(*e))?;
+    pg_compat::register(&ctx);
     Ok(ctx)
 }
 

@@ -6,6 +6,7 @@
 //! SQLSTATE codes for errors ([`sqlstate`]), streaming `Execute`, cancel,
 //! graceful shutdown and a listener the caller owns.
 
+mod compat;
 pub mod sessions;
 pub mod sqlstate;
 mod startup;

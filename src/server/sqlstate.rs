@@ -38,6 +38,10 @@ pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 /// `io_error`
 pub const IO_ERROR: &str = "58030";
+/// `undefined_object`, e.g. an unknown run-time parameter
+pub const UNDEFINED_OBJECT: &str = "42704";
+/// `in_failed_sql_transaction`
+pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
 /// `internal_error`
 pub const INTERNAL_ERROR: &str = "XX000";
 
@@ -66,6 +70,9 @@ pub fn of_datafusion(err: &DataFusionError) -> &'static str {
         DataFusionError::ResourcesExhausted(_) => OUT_OF_MEMORY,
         DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => IO_ERROR,
         DataFusionError::Execution(msg) if msg.contains("Divide by zero") => DIVISION_BY_ZERO,
+        DataFusionError::Execution(msg) if msg.contains("unrecognized configuration parameter") => {
+            UNDEFINED_OBJECT
+        }
         DataFusionError::External(e) => of_error(e.as_ref()),
         _ => INTERNAL_ERROR,
     }

@@ -22,7 +22,7 @@ use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 
 use super::Shared;
@@ -100,8 +100,8 @@ impl AlmaSimpleQuery {
     async fn send<C>(
         client: &mut C,
         responses: Vec<Response>,
-        mut status: pgwire::messages::response::TransactionStatus,
-    ) -> PgWireResult<pgwire::messages::response::TransactionStatus>
+        mut status: TransactionStatus,
+    ) -> PgWireResult<TransactionStatus>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -120,7 +120,12 @@ impl AlmaSimpleQuery {
                 Response::Execution(tag) => send_execution_response(client, tag).await?,
                 Response::TransactionStart(tag) => {
                     send_execution_response(client, tag).await?;
-                    status = status.to_in_transaction_state();
+                    // in a failed transaction only `ROLLBACK TO` answers
+                    // this way (see `compat`): it ends the failure
+                    status = match status {
+                        TransactionStatus::Error => TransactionStatus::Transaction,
+                        other => other.to_in_transaction_state(),
+                    };
                 }
                 Response::TransactionEnd(tag) => {
                     send_execution_response(client, tag).await?;
@@ -235,6 +240,8 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let service = self.shared.users.service_for(client)?;
+        let rewritten = almasql_engine::pg_compat::rewrite::rewrite_sql(query, &[]);
+        let query = rewritten.as_deref().unwrap_or(query);
         let statements = split_statements(query);
         if statements.iter().all(|s| parse_statement(s).is_none()) {
             return service.do_query(client, query).await;

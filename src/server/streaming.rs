@@ -82,7 +82,11 @@ impl QueryParser for AlmaParser {
         }
         let service = self.shared.users.service_for(client)?;
         let parser: Arc<Parser> = service.query_parser();
-        parser.parse_sql(client, sql, types).await
+        let declared: Vec<Option<&str>> = types.iter().map(declared_type).collect();
+        match almasql_engine::pg_compat::rewrite::rewrite_sql(sql, &declared) {
+            Some(rewritten) => parser.parse_sql(client, &rewritten, types).await,
+            None => parser.parse_sql(client, sql, types).await,
+        }
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
@@ -99,6 +103,24 @@ impl QueryParser for AlmaParser {
             .parser()
             .get_result_schema(stmt, column_format)
     }
+}
+
+/// The SQL type a placeholder is cast to for the type a client declared in
+/// `Parse`; text and unknown types are left to DataFusion's inference.
+fn declared_type(declared: &Option<Type>) -> Option<&'static str> {
+    Some(match *declared.as_ref()? {
+        Type::INT2 => "smallint",
+        Type::INT4 => "integer",
+        Type::INT8 => "bigint",
+        Type::FLOAT4 => "real",
+        Type::FLOAT8 => "double precision",
+        Type::BOOL => "boolean",
+        Type::DATE => "date",
+        Type::TIMESTAMP => "timestamp",
+        Type::TIMESTAMPTZ => "timestamptz",
+        Type::BYTEA => "bytea",
+        _ => return None,
+    })
 }
 
 /// Whether a prepared statement is a query whose rows can be streamed.

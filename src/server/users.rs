@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::compat::CompatHook;
 use almasql_engine::access::{AccessPolicy, restricted_context};
 use almasql_engine::auth::ScramVerifier;
 use almasql_engine::config::{UserConfig, UserRole};
@@ -157,6 +158,7 @@ fn service(ctx: Arc<SessionContext>, access: Arc<AccessHook>) -> DfSessionServic
         ctx,
         vec![
             access,
+            Arc::new(CompatHook),
             Arc::new(CursorStatementHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
@@ -203,6 +205,7 @@ fn kind(statement: &Statement) -> Kind {
         | Statement::Fetch { .. }
         | Statement::Close { .. }
         | Statement::Discard { .. }
+        | Statement::Reset(_)
         | Statement::Deallocate { .. }
         | Statement::Prepare { .. }
         | Statement::Execute { .. } => Kind::Read,

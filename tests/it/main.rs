@@ -2,6 +2,7 @@
 
 mod bench_harness;
 mod cli;
+mod clients;
 mod common;
 mod connectors;
 mod dashboards;

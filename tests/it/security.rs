@@ -559,3 +559,67 @@ async fn show(client: &tokio_postgres::Client) -> String {
         .unwrap()
         .get(0)
 }
+
+/// CPU time (user + system) the process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/pid/stat");
+    // the fields after the command name, which is in parentheses
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line (11 and 12 here)
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// A client that goes away in the middle of a result stops its query: its
+/// session leaves `almasql.sessions` and the server stops working for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn client_disconnecting_mid_stream_stops_its_query() {
+    use futures::StreamExt;
+
+    let server = TestServer::start();
+    let observer = server.connect().await;
+    let (client, connection) = tokio_postgres::connect(&server.conn_str(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    // billions of rows: the query would run for hours if it were not stopped
+    let rows = client
+        .query_raw(
+            "select x, x * 2 as y from generate_series(1, 100000000000) as t(x)",
+            std::iter::empty::<i64>(),
+        )
+        .await
+        .unwrap();
+    let mut rows = Box::pin(rows);
+    for _ in 0..10_000 {
+        rows.next().await.expect("a row").unwrap();
+    }
+    assert_eq!(
+        count(&observer, "select count(*) from almasql.sessions").await,
+        2
+    );
+    // the client process dies: its socket closes mid-result
+    driver.abort();
+    drop(rows);
+    drop(client);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&observer, "select count(*) from almasql.sessions").await != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the session of the disconnected client is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // the server is idle again: a running query would use a core or more
+    let before = cpu_ticks(server.pid());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_ticks(server.pid()) - before;
+    // clock ticks are 1/100 s on Linux: less than half a second of CPU in 2 s
+    assert!(
+        used < 50,
+        "the server used {used} ticks after the disconnect"
+    );
+    assert_eq!(count(&observer, "select 5::bigint").await, 5);
+}

@@ -362,4 +362,25 @@ async fn tmcdb_blocks_decode_to_the_archive_samples() {
         .unwrap()
         .get(0);
     assert_eq!(through_udf, all);
+
+    // blocks are read a page at a time: a full scan pages through them all,
+    // a LIMIT stops reading after the first page (PostgreSQL logs every
+    // further page of a portal as `execute fetch from`)
+    let pages = |log: &str| log.matches("execute fetch from").count();
+    let before = pages(&pg.log());
+    let first = client
+        .query("select time, value from monitor.tmc_samples limit 5", &[])
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 5);
+    assert_eq!(pages(&pg.log()), before, "a LIMIT read more than one page");
+    assert!(
+        blocks.len() > 64,
+        "the test needs more than one page of blocks"
+    );
+    client
+        .query_one("select count(*) from monitor.tmc_samples", &[])
+        .await
+        .unwrap();
+    assert!(pages(&pg.log()) > before, "a full scan read one page only");
 }

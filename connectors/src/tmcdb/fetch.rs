@@ -1,13 +1,13 @@
 //! Reading a TMCDB in PostgreSQL: the monitor points, and the samples of
 //! the blocks a filter selects, decoded into record batches.
 //!
-//! The blocks query runs with `query_raw`: rows arrive as the server sends
-//! them (tokio-postgres applies back-pressure to the socket), each block is
-//! decoded as it arrives and batches of at most
-//! [`FetchOptions::batch_rows`] rows are yielded; memory holds one batch
-//! plus one block. Dropping the stream stops the decoding; the server's
-//! remaining rows are then discarded by the connection, so a LIMIT should
-//! be pushed as [`TmcdbFilter::block_limit`] when possible.
+//! The blocks query runs through a portal in a read-only transaction
+//! ([`paged_rows`]), [`PAGE_BLOCKS`] blocks per round trip, in a task that
+//! owns the connection: each block is decoded as it arrives and batches of
+//! at most [`FetchOptions::batch_rows`] rows are yielded; memory holds one
+//! batch plus one page of blocks. Dropping the stream (a LIMIT that has its
+//! rows, a cancelled query) ends the task after the page in flight, so the
+//! remote server stops reading blocks too.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -22,9 +22,11 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::Stream;
+use std::ops::DerefMut;
+
+use futures::{Stream, StreamExt};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row, RowStream};
+use tokio_postgres::{Client, Row};
 
 use super::Result;
 use super::clob::{
@@ -125,11 +127,59 @@ fn param_ref(p: &SqlParam) -> &(dyn ToSql + Sync) {
     }
 }
 
-async fn query_stream(client: &Client, query: &RemoteQuery) -> Result<Pin<Box<RowStream>>> {
-    let rows = client
-        .query_raw(query.sql.as_str(), query.params.iter().map(param_ref))
-        .await?;
-    Ok(Box::pin(rows))
+/// Blocks fetched per round trip by [`paged_rows`] (an hour-long block of a
+/// 4-baseband point at 1 Hz holds 14 400 samples).
+pub const PAGE_BLOCKS: i32 = 64;
+
+/// Rows [`paged_rows`] reads ahead of its reader.
+const READ_AHEAD: usize = 8;
+
+/// The rows of a remote query, as they arrive.
+pub type Rows = Pin<Box<dyn Stream<Item = std::result::Result<Row, tokio_postgres::Error>> + Send>>;
+
+/// Runs `query` on `client` through a portal in a read-only transaction,
+/// `page_rows` rows per `Execute`, in a task of its own. The task ends when
+/// the result does or the returned stream is dropped; the transaction is
+/// then rolled back and the connection goes back to its pool.
+pub fn paged_rows<C>(mut client: C, query: RemoteQuery, page_rows: i32) -> Rows
+where
+    C: DerefMut<Target = Client> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        let run = async {
+            let transaction = client.build_transaction().read_only(true).start().await?;
+            let params: Vec<&(dyn ToSql + Sync)> = query.params.iter().map(param_ref).collect();
+            let portal = transaction.bind(query.sql.as_str(), &params).await?;
+            loop {
+                let page = transaction.query_portal_raw(&portal, page_rows).await?;
+                let mut page = std::pin::pin!(page);
+                let mut received = 0;
+                while let Some(row) = page.next().await {
+                    received += 1;
+                    if tx.send(row).await.is_err() {
+                        // the reader is gone: stop here
+                        return Ok(());
+                    }
+                }
+                if received < page_rows {
+                    return Ok(());
+                }
+            }
+        };
+        let outcome: std::result::Result<(), tokio_postgres::Error> = run.await;
+        if let Err(e) = outcome {
+            let _ = tx.send(Err(e)).await;
+        }
+    });
+    Box::pin(tokio_stream_from(rx))
+}
+
+/// A stream of what `rx` receives.
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl Stream<Item = T> + Send {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|t| (t, rx)) })
 }
 
 /// The monitor points the filter selects (antenna, point name, assembly
@@ -272,7 +322,7 @@ fn push_slices(ready: &mut VecDeque<RecordBatch>, batch: RecordBatch, rows: usiz
 /// is exact; malformed slots are skipped and counted in
 /// [`SampleStream::report`].
 pub struct SampleStream {
-    rows: Pin<Box<RowStream>>,
+    rows: Rows,
     decoder: ClobDecoder,
     points: BlockPoints,
     /// Blocks since the last flush: the `block` label of the next one.
@@ -294,22 +344,21 @@ impl std::fmt::Debug for SampleStream {
     }
 }
 
-/// Runs the blocks query for `filter` and returns the stream of its
-/// decoded samples.
-pub async fn fetch_samples(
-    client: &Client,
-    filter: &TmcdbFilter,
-    options: &FetchOptions,
-) -> Result<SampleStream> {
+/// Runs the blocks query for `filter` on `client` (see [`paged_rows`]) and
+/// returns the stream of its decoded samples.
+pub fn fetch_samples<C>(client: C, filter: &TmcdbFilter, options: &FetchOptions) -> SampleStream
+where
+    C: DerefMut<Target = Client> + Send + 'static,
+{
     let query = blocks_query(filter, true, Placeholders::Dollar);
-    let rows = query_stream(client, &query).await?;
+    let rows = paged_rows(client, query, PAGE_BLOCKS);
     let batch_rows = options.batch_rows.max(1);
     let decode = DecodeOptions {
         max_reported: options.max_reported,
         time_from_ns: filter.time_from_ns,
         time_to_ns: filter.time_to_ns,
     };
-    Ok(SampleStream {
+    SampleStream {
         rows,
         decoder: ClobDecoder::with_capacity(decode, batch_rows + batch_rows / 4),
         points: BlockPoints::new(),
@@ -319,7 +368,7 @@ pub async fn fetch_samples(
         done: false,
         blocks_read: 0,
         schema: samples_schema(),
-    })
+    }
 }
 
 impl SampleStream {
@@ -411,7 +460,7 @@ impl Stream for SampleStream {
 /// the blocks a filter selects, without their CLOBs, as a stream of record
 /// batches of [`block_stats_schema`].
 pub struct BlockStatsStream {
-    rows: Pin<Box<RowStream>>,
+    rows: Rows,
     points: BlockPoints,
     start: TimestampNanosecondBuilder,
     end: TimestampNanosecondBuilder,
@@ -430,16 +479,20 @@ impl std::fmt::Debug for BlockStatsStream {
     }
 }
 
-/// Runs the blocks query for `filter` without CLOBs and returns the stream
-/// of block statistics. The time filter selects overlapping blocks.
-pub async fn fetch_block_stats(
-    client: &Client,
+/// Runs the blocks query for `filter` without CLOBs on `client` (see
+/// [`paged_rows`]) and returns the stream of block statistics. The time
+/// filter selects overlapping blocks.
+pub fn fetch_block_stats<C>(
+    client: C,
     filter: &TmcdbFilter,
     options: &FetchOptions,
-) -> Result<BlockStatsStream> {
+) -> BlockStatsStream
+where
+    C: DerefMut<Target = Client> + Send + 'static,
+{
     let query = blocks_query(filter, false, Placeholders::Dollar);
-    let rows = query_stream(client, &query).await?;
-    Ok(BlockStatsStream {
+    let rows = paged_rows(client, query, PAGE_BLOCKS);
+    BlockStatsStream {
         rows,
         points: BlockPoints::new(),
         start: TimestampNanosecondBuilder::new(),
@@ -449,7 +502,7 @@ pub async fn fetch_block_stats(
         batch_rows: options.batch_rows.max(1),
         done: false,
         schema: block_stats_schema(),
-    })
+    }
 }
 
 impl BlockStatsStream {

@@ -327,22 +327,16 @@ impl PartitionStream for TmcPartition {
         };
         let stream = futures::stream::once(async move {
             let conn = db.client().await?;
-            let to_df = |e: TmcdbError| db.error(e.to_string());
             let batches: futures::stream::BoxStream<'static, DfResult<RecordBatch>> = match kind {
                 Kind::Samples => {
-                    let samples = fetch::fetch_samples(&conn.conn, &filter, &options)
-                        .await
-                        .map_err(to_df)?;
+                    let samples = fetch::fetch_samples(conn.conn, &filter, &options);
                     Box::pin(ReportingSamples {
                         inner: samples,
                         source: db.options.schema.clone(),
-                        _conn: conn,
                     })
                 }
                 _ => {
-                    let blocks = fetch::fetch_block_stats(&conn.conn, &filter, &options)
-                        .await
-                        .map_err(to_df)?;
+                    let blocks = fetch::fetch_block_stats(conn.conn, &filter, &options);
                     let source = db.options.schema.clone();
                     Box::pin(blocks.map(move |b| {
                         b.map_err(|e| DataFusionError::External(Box::new(e)))
@@ -372,12 +366,10 @@ impl PartitionStream for TmcPartition {
     }
 }
 
-/// The samples stream; logs the malformed slots when it ends, and keeps
-/// the pooled connection until then.
+/// The samples stream; logs the malformed slots when it ends.
 struct ReportingSamples {
     inner: fetch::SampleStream,
     source: String,
-    _conn: datafusion_table_providers::postgres::conn::PostgresConnection,
 }
 
 impl futures::Stream for ReportingSamples {
