@@ -53,10 +53,11 @@ pub fn rewrite_sql(sql: &str, parameter_types: &[Option<&str>]) -> Option<String
         let _ = statement.visit(&mut rewriter);
         // catalog queries are left as written: datafusion-pg-catalog has
         // rules for them that a re-printed query may no longer match
-        if let Statement::Query(query) = statement
-            && !rewriter.sql.contains("pg_")
-        {
-            rewriter.changed |= name_outputs(query);
+        if let Statement::Query(query) = statement {
+            rewriter.changed |= name_repeated_literals(query);
+            if !rewriter.sql.contains("pg_") {
+                rewriter.changed |= name_outputs(query);
+            }
         }
     }
     rewriter.changed.then(|| {
@@ -165,8 +166,17 @@ fn name_outputs(query: &mut Query) -> bool {
             changed = true;
         }
     }
-    // the same literal twice (pgjdbc's getProcedures selects NULL thrice):
-    // PostgreSQL names each `?column?`, DataFusion wants distinct names
+    changed
+}
+
+/// Gives repeated literals of the outermost select list distinct names
+/// (pgjdbc's `getProcedures` selects NULL thrice): PostgreSQL names each
+/// `?column?`, DataFusion wants distinct names. Whether it changed anything.
+fn name_repeated_literals(query: &mut Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return false;
+    };
+    let mut changed = false;
     let literals: Vec<String> = select
         .projection
         .iter()
@@ -399,6 +409,46 @@ impl VisitorMut for Rewriter {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // `x IN (schemas of current_setting('search_path'))` (Grafana): the
+        // search path resolves to one schema, current_schema(); DataFusion
+        // cannot run that IN subquery inside CASE or ORDER BY
+        if let Expr::InSubquery {
+            expr: needle,
+            subquery,
+            negated,
+        } = &*expr
+            && subquery
+                .to_string()
+                .to_lowercase()
+                .contains("current_setting('search_path')")
+        {
+            let op = if *negated { "<>" } else { "=" };
+            if let Ok(new) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&format!("({needle}) {op} current_schema()"))
+                .and_then(|mut p| p.parse_expr())
+            {
+                *expr = new;
+                self.changed = true;
+                return ControlFlow::Continue(());
+            }
+        }
+        // comments: almasql has none, whatever the arguments (Metabase
+        // passes a regclass cast of a computed name, which cannot plan)
+        if let Expr::Function(f) = &*expr
+            && let Some(name) = f.name.0.last().and_then(|p| p.as_ident())
+            && ["col_description", "obj_description", "shobj_description"]
+                .contains(&name.value.to_lowercase().as_str())
+        {
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(Expr::Value(Value::Null.into())),
+                data_type: DataType::Text,
+                array: false,
+                format: None,
+            };
+            self.changed = true;
+            return ControlFlow::Continue(());
+        }
         // PostgreSQL's `user` is `current_user` (sqlparser reads it as a
         // function without parentheses, DataFusion as a column)
         let is_user = match &*expr {
@@ -545,23 +595,33 @@ mod tests {
     }
 
     #[test]
-    fn grafana_column_listing_plans_as_in_postgres() {
-        // Grafana's getSchema for an unqualified table name (abridged)
-        let sql = "SELECT column_name FROM information_schema.columns WHERE \
-                   quote_ident(table_schema) IN (SELECT CASE WHEN TRIM(s[i]) = '\"$user\"' \
-                   THEN user ELSE TRIM(s[i]) END FROM generate_series(1, 2) AS i, \
-                   string_to_array(current_setting('search_path'), ',') s)";
+    fn functions_in_from_and_user_read_as_in_postgres() {
+        // the FROM clause of Grafana's search-path subquery
+        let sql = "SELECT CASE WHEN TRIM(s[i]) = '\"$user\"' THEN user ELSE TRIM(s[i]) END \
+                   FROM generate_series(1, 2) AS i, string_to_array('a,b', ',') s";
         let out = rewrite_sql(sql, &[]).unwrap();
         assert!(out.contains("generate_series(1, 2) AS i (i)"), "{out}");
-        // DataFusion's own spelling, `alias.value`, is kept working
-        let kept = rewrite_sql("select a.value from generate_series(1, 3) a", &[]);
-        assert!(kept.as_deref().is_none_or(|o| !o.contains("a (a)")), "{kept:?}");
         assert!(
-            out.contains("(SELECT string_to_array(current_setting('search_path'), ',') AS s) s"),
+            out.contains("(SELECT string_to_array('a,b', ',') AS s) s"),
             "{out}"
         );
         let lower = out.to_lowercase();
         assert!(lower.contains("then current_user else"), "{out}");
+        // DataFusion's own spelling, `alias.value`, is kept working
+        let kept = rewrite_sql("select a.value from generate_series(1, 3) a", &[]);
+        assert!(
+            kept.as_deref().is_none_or(|o| !o.contains("a (a)")),
+            "{kept:?}"
+        );
+        // Grafana's getSchema for an unqualified table name (abridged)
+        let sql = "SELECT column_name FROM information_schema.columns WHERE \
+                   quote_ident(table_schema) IN (SELECT TRIM(s[i]) FROM generate_series(1, 2) \
+                   AS i, string_to_array(current_setting('search_path'), ',') s)";
+        let out = rewrite_sql(sql, &[]).unwrap();
+        assert!(
+            out.ends_with("WHERE (quote_ident(table_schema)) = current_schema()"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -581,8 +641,26 @@ mod tests {
     }
 
     #[test]
+    fn search_path_membership_and_comments_plan() {
+        let out = rewrite_sql(
+            "select case when quote_ident(table_schema) in (select trim(s[i]) from \
+             generate_series(1, 2) as i, string_to_array(current_setting('search_path'), ',') s) \
+             then 0 else 1 end, col_description(cast(format('%I.%I', a, b) as regclass), 2) \
+             from information_schema.tables",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            out.contains("(quote_ident(table_schema)) = current_schema()"),
+            "{out}"
+        );
+        assert!(out.contains("CAST(NULL AS TEXT)"), "{out}");
+        assert!(!out.contains("regclass"), "{out}");
+    }
+
+    #[test]
     fn repeated_literals_get_distinct_names() {
-        let out = rewrite_sql("select NULL, NULL, x from t", &[]).unwrap();
+        let out = rewrite_sql("select NULL, NULL, x from pg_catalog.pg_proc", &[]).unwrap();
         assert!(
             out.contains(r#"NULL AS "?column?", NULL AS "?column?_2""#),
             "{out}"
