@@ -157,7 +157,7 @@ pub struct LimitsConfig {
     /// that still does not fit fails with SQLSTATE 53200. Absent: no limit.
     #[serde(default)]
     pub memory: Option<ByteSize>,
-    /// Directory for spill files [default: `<data_dir>/spill`].
+    /// Directory for spill files (default: `<data_dir>/spill`).
     #[serde(default)]
     pub spill_dir: Option<PathBuf>,
 }

@@ -2,7 +2,7 @@
 //! records of those files that could not be read.
 //!
 //! Files are found through object_store (a directory, a glob or a URL),
-//! read plain or gzipped, parsed by the streaming parser in [`format`] (our
+//! read plain or gzipped, parsed by the streaming parser in [`format`](mod@format) (our
 //! own byte scanner rather than quick-xml: it must resume after a broken
 //! record, which quick-xml cannot, and it builds Arrow columns straight from
 //! the input buffer at several hundred MB/s per core) and
