@@ -345,6 +345,46 @@ async fn tmcdb_blocks_decode_to_the_archive_samples() {
         log.contains("malformed") && log.contains("value is not a number"),
         "no malformed report in the log: {log}"
     );
+    // and queryable, every slot with its block, offset and reason
+    let errors: Vec<(String, i64, String, bool)> = client
+        .query(
+            "select monitor_point, byte_offset, reason, start_time >= now() - interval '3 hours' \
+             from monitor.tmc_errors where start_time >= now() - interval '1 day' \
+             order by byte_offset",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, i64>(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (
+                "PRESSURE".to_string(),
+                malformed.find("not-a-number").unwrap() as i64,
+                "value is not a number".to_string(),
+                true
+            ),
+            (
+                "PRESSURE".to_string(),
+                malformed.len() as i64,
+                "missing value".to_string(),
+                true
+            ),
+        ]
+    );
+    // the well-formed archive blocks have none
+    let older: i64 = client
+        .query_one(
+            "select count(*) from monitor.tmc_errors where start_time < now() - interval '1 day'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(older, 0);
 
     // the same decoding over any column of CLOBs
     let through_udf: i64 = client

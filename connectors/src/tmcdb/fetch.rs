@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, Float64Builder, Int32Array, Int32Builder, StringArray, StringBuilder,
-    TimestampNanosecondArray, TimestampNanosecondBuilder, UInt32Array,
+    ArrayBuilder, ArrayRef, Float64Builder, Int32Array, Int32Builder, Int64Array, StringArray,
+    StringBuilder, TimestampNanosecondArray, TimestampNanosecondBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -117,6 +117,22 @@ pub fn block_stats_schema() -> SchemaRef {
         Field::new("mean", DataType::Float64, true),
         Field::new("stddev", DataType::Float64, true),
         Field::new("unit", DataType::Utf8, true),
+    ]))
+}
+
+/// The columns of [`fetch_errors`]: one row per malformed slot of a block,
+/// with the block's point, its start time (null when out of the nanosecond
+/// range), the slot's byte offset in the CLOB and the reason.
+pub fn errors_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("monitor_point_id", DataType::Int32, false),
+        Field::new("antenna", DataType::Utf8, true),
+        Field::new("component", DataType::Utf8, false),
+        Field::new("assembly_type", DataType::Utf8, false),
+        Field::new("monitor_point", DataType::Utf8, false),
+        Field::new("start_time", utc_ns(), true),
+        Field::new("byte_offset", DataType::Int64, false),
+        Field::new("reason", DataType::Utf8, false),
     ]))
 }
 
@@ -332,6 +348,9 @@ pub struct SampleStream {
     done: bool,
     blocks_read: u64,
     schema: SchemaRef,
+    /// For [`fetch_errors`]: the start time of each block since the last
+    /// flush; the stream then yields the malformed slots, not the samples.
+    error_starts: Option<TimestampNanosecondBuilder>,
 }
 
 impl std::fmt::Debug for SampleStream {
@@ -368,7 +387,30 @@ where
         done: false,
         blocks_read: 0,
         schema: samples_schema(),
+        error_starts: None,
     }
+}
+
+/// Runs the blocks query for `filter` on `client` like [`fetch_samples`]
+/// and returns the stream of every malformed slot of the blocks (see
+/// [`errors_schema`]). The time filter selects overlapping blocks; all
+/// their slots are checked.
+pub fn fetch_errors<C>(client: C, filter: &TmcdbFilter, options: &FetchOptions) -> SampleStream
+where
+    C: DerefMut<Target = Client> + Send + 'static,
+{
+    let mut stream = fetch_samples(client, filter, options);
+    stream.decoder = ClobDecoder::with_capacity(
+        DecodeOptions {
+            max_reported: usize::MAX,
+            time_from_ns: None,
+            time_to_ns: None,
+        },
+        stream.batch_rows,
+    );
+    stream.schema = errors_schema();
+    stream.error_starts = Some(TimestampNanosecondBuilder::new());
+    stream
 }
 
 impl SampleStream {
@@ -389,6 +431,9 @@ impl SampleStream {
         let point_type = PointType::parse(data_type).unwrap_or(PointType::auto(ValueKind::String));
         let clob: Option<&str> = row.try_get(block_col::CLOB)?;
         self.points.append(row)?;
+        if let Some(starts) = &mut self.error_starts {
+            starts.append_option(acs_to_unix_ns(row.try_get(block_col::START_TIME)?));
+        }
         self.decoder
             .decode_block(self.pending_blocks, clob, point_type);
         self.pending_blocks += 1;
@@ -402,6 +447,33 @@ impl SampleStream {
         let samples = self.decoder.finish();
         let (id, [antenna, component, assembly_type, monitor_point, unit]) = self.points.finish();
         self.pending_blocks = 0;
+        if let Some(starts) = &mut self.error_starts {
+            let starts = starts.finish();
+            let report = self.decoder.take_report();
+            if report.examples.is_empty() {
+                return Ok(());
+            }
+            let block: UInt32Array = report.examples.iter().map(|e| e.block).collect();
+            let offsets: Int64Array = report.examples.iter().map(|e| e.offset as i64).collect();
+            let reasons: StringArray = report
+                .examples
+                .iter()
+                .map(|e| Some(e.reason.to_string()))
+                .collect();
+            let columns: Vec<ArrayRef> = vec![
+                take(&id, &block, None)?,
+                take(&antenna, &block, None)?,
+                take(&component, &block, None)?,
+                take(&assembly_type, &block, None)?,
+                take(&monitor_point, &block, None)?,
+                take(&starts.with_timezone("UTC"), &block, None)?,
+                Arc::new(offsets),
+                Arc::new(reasons),
+            ];
+            let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
+            push_slices(&mut self.ready, batch, self.batch_rows);
+            return Ok(());
+        }
         if samples.is_empty() {
             return Ok(());
         }

@@ -10,13 +10,16 @@
 //! - `tmc_samples`: one row per sample (per element for sequence-valued
 //!   points), with the columns of `monitor.samples` first;
 //! - `tmc_blocks`: per-block statistics (MinStat / MaxStat / MeanStat /
-//!   StdDevStat) read without decoding any CLOB.
+//!   StdDevStat) read without decoding any CLOB;
+//! - `tmc_errors`: one row per malformed CLOB slot (block, byte offset,
+//!   reason) of the blocks a query selects.
 //!
 //! Antenna, monitor point and assembly type filters (`=`, `IN`) and time
 //! ranges are pushed into the remote SQL on `MonitorPoint` and on
 //! `MonitorData`'s `StartTime` / `EndTime`, so only the blocks a query
 //! needs are fetched and decoded. Malformed CLOB slots are skipped,
-//! counted and logged with their block, offset and reason.
+//! counted and logged with their block, offset and reason; `tmc_errors`
+//! lists them all.
 //!
 //! The parts that do not depend on DataFusion: [`clob`] (decoding and
 //! encoding MonitorClob text), [`remote_sql`] (the parameterised remote
@@ -151,7 +154,11 @@ pub async fn mount(
         ),
         (
             "tmc_blocks".to_string(),
-            Arc::new(TmcTable::new(db, Kind::Blocks)),
+            Arc::new(TmcTable::new(db.clone(), Kind::Blocks)),
+        ),
+        (
+            "tmc_errors".to_string(),
+            Arc::new(TmcTable::new(db, Kind::Errors)),
         ),
     ])
 }
@@ -161,6 +168,7 @@ enum Kind {
     Points,
     Samples,
     Blocks,
+    Errors,
 }
 
 /// One of the three TMCDB tables.
@@ -202,13 +210,14 @@ impl TmcTable {
             Kind::Points => fetch::points_schema(),
             Kind::Samples => samples_schema(),
             Kind::Blocks => fetch::block_stats_schema(),
+            Kind::Errors => fetch::errors_schema(),
         };
         Self { db, kind, schema }
     }
 
     fn time_column(&self) -> &'static str {
         match self.kind {
-            Kind::Blocks => "start_time",
+            Kind::Blocks | Kind::Errors => "start_time",
             _ => "time",
         }
     }
@@ -334,6 +343,14 @@ impl PartitionStream for TmcPartition {
                         inner: samples,
                         source: db.options.schema.clone(),
                     })
+                }
+                Kind::Errors => {
+                    let errors = fetch::fetch_errors(conn.conn, &filter, &options);
+                    let source = db.options.schema.clone();
+                    Box::pin(errors.map(move |b| {
+                        b.map_err(|e| DataFusionError::External(Box::new(e)))
+                            .map_err(|e| e.context(format!("source {source}")))
+                    }))
                 }
                 _ => {
                     let blocks = fetch::fetch_block_stats(conn.conn, &filter, &options);

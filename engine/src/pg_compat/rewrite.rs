@@ -13,14 +13,24 @@
 //!   list get PostgreSQL's output names (`count`, not `count(*)`; `value`
 //!   for `value::int`), when the name is unique in the list.
 //!
+//! - a subquery in the select list of a query that reads no catalog is put
+//!   in parentheses, out of reach of datafusion-pg-catalog's rule that
+//!   replaces correlated select-list subqueries with NULL (meant for
+//!   catalog queries, it would silently null a user's correlated subquery);
+//! - `CASE WHEN c THEN (SELECT .. FROM pg_attrdef | pg_sequence |
+//!   pg_collation ..) END` (SQLAlchemy's column reflection) is NULL:
+//!   almasql has no column defaults, sequences or non-default collations,
+//!   and DataFusion cannot run those correlated lookups inside CASE.
+//!
 //! SQL that does not parse, or needs no rewrite, is left untouched.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, LimitClause, ObjectName,
     Query, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor, Value,
-    VisitMut, VisitorMut,
+    Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -78,6 +88,13 @@ struct Rewriter {
     /// The LIMIT clauses taken out of the queries being visited: a
     /// placeholder there stays as it is.
     limits: Vec<Option<LimitClause>>,
+}
+
+impl Rewriter {
+    /// Whether the query reads pg_catalog or information_schema.
+    fn reads_catalog(&self) -> bool {
+        self.sql.contains("pg_") || self.sql.contains("information_schema")
+    }
 }
 
 /// PostgreSQL's name for an unaliased select-list expression that
@@ -204,6 +221,110 @@ fn name_repeated_literals(query: &mut Query) -> bool {
         }
     }
     changed
+}
+
+/// Catalogs that describe what almasql does not have (column defaults,
+/// sequences, collations other than the default): lookups in them find
+/// nothing.
+const ABSENT_CATALOGS: [&str; 3] = ["pg_attrdef", "pg_sequence", "pg_collation"];
+
+/// Whether `query` is a plain select whose tables are all in
+/// [`ABSENT_CATALOGS`].
+fn looks_up_absent_catalog(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    let mut tables = select
+        .from
+        .iter()
+        .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
+    let first = tables.next();
+    first.is_some()
+        && std::iter::once(first.unwrap()).chain(tables).all(|t| {
+            matches!(t, TableFactor::Table { name, args: None, .. }
+            if name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| {
+                ABSENT_CATALOGS.contains(&i.value.to_ascii_lowercase().as_str())
+            }))
+        })
+}
+
+/// The placeholders in an expression, each as written (with the cast that
+/// types it, if any), by number.
+#[derive(Default)]
+struct Placeholders(BTreeMap<String, Expr>);
+
+impl Visitor for Placeholders {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        let placeholder = |e: &Expr| match e {
+            Expr::Value(v) => match &v.value {
+                Value::Placeholder(p) => Some(p.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match expr {
+            Expr::Cast { expr: inner, .. } => {
+                if let Some(p) = placeholder(inner) {
+                    self.0.insert(p, expr.clone());
+                }
+            }
+            e => {
+                if let Some(p) = placeholder(e) {
+                    self.0.entry(p).or_insert_with(|| e.clone());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `CASE .. END` whose results are NULL or lookups in [`ABSENT_CATALOGS`]
+/// (SQLAlchemy's column default, identity and collation), as a text NULL
+/// that still mentions the CASE's placeholders: the client binds a value
+/// to each, by position.
+fn absent_catalog_case(expr: &Expr) -> Option<Expr> {
+    let Expr::Case {
+        conditions,
+        else_result,
+        ..
+    } = expr
+    else {
+        return None;
+    };
+    let is_null = |e: &Expr| matches!(e, Expr::Value(v) if v.value == Value::Null);
+    let mut lookups = 0;
+    for result in conditions
+        .iter()
+        .map(|w| &w.result)
+        .chain(else_result.as_deref())
+    {
+        match result {
+            Expr::Subquery(q) if looks_up_absent_catalog(q) => lookups += 1,
+            e if is_null(e) => {}
+            _ => return None,
+        }
+    }
+    if lookups == 0 {
+        return None;
+    }
+    let mut placeholders = Placeholders::default();
+    let _ = expr.visit(&mut placeholders);
+    // `CASE WHEN $1 IS NULL OR .. THEN NULL END`: NULL whatever the values
+    let mentions = placeholders
+        .0
+        .values()
+        .map(|p| format!("({p}) IS NULL"))
+        .collect::<Vec<_>>();
+    let value = match mentions.is_empty() {
+        true => "NULL".to_string(),
+        false => format!("CASE WHEN {} THEN NULL END", mentions.join(" OR ")),
+    };
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("CAST({value} AS TEXT)"))
+        .and_then(|mut p| p.parse_expr())
+        .ok()
 }
 
 /// Set-returning functions whose one column PostgreSQL names after the
@@ -336,6 +457,18 @@ impl VisitorMut for Rewriter {
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         self.limits.push(query.limit_clause.take());
+        if !self.reads_catalog()
+            && let SetExpr::Select(select) = query.body.as_mut()
+        {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item
+                    && matches!(e, Expr::Subquery(_))
+                {
+                    *e = Expr::Nested(Box::new(e.clone()));
+                    self.changed = true;
+                }
+            }
+        }
         ControlFlow::Continue(())
     }
 
@@ -409,6 +542,13 @@ impl VisitorMut for Rewriter {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if self.reads_catalog()
+            && let Some(null) = absent_catalog_case(expr)
+        {
+            *expr = null;
+            self.changed = true;
+            return ControlFlow::Continue(());
+        }
         // `x IN (schemas of current_setting('search_path'))` (Grafana): the
         // search path resolves to one schema, current_schema(); DataFusion
         // cannot run that IN subquery inside CASE or ORDER BY
@@ -656,6 +796,59 @@ mod tests {
         );
         assert!(out.contains("CAST(NULL AS TEXT)"), "{out}");
         assert!(!out.contains("regclass"), "{out}");
+    }
+
+    #[test]
+    fn user_select_list_subqueries_are_parenthesised() {
+        // out of reach of datafusion-pg-catalog's NULL rule
+        let out = rewrite_sql(
+            "select a.antenna, (select count(*) from ops.antennas t where t.pad = a.pad) as n \
+             from ops.antennas a",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            out.contains("((SELECT count(*) FROM ops.antennas t WHERE t.pad = a.pad)) AS n"),
+            "{out}"
+        );
+        // catalog queries keep the upstream rules' view of them
+        assert_eq!(
+            rewrite_sql(
+                "select (select typname from pg_catalog.pg_type t where t.oid = a.atttypid) \
+                 from pg_catalog.pg_attribute a",
+                &[]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn absent_catalog_lookups_are_null_and_keep_their_placeholders() {
+        // SQLAlchemy 2.0's column reflection (abridged)
+        let sql = "SELECT a.attname, \
+            CASE WHEN a.atthasdef THEN (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
+              FROM pg_catalog.pg_attrdef d WHERE d.adrelid = a.attrelid) ELSE NULL END AS \"default\", \
+            CASE WHEN (a.attidentity != $1::VARCHAR) THEN (SELECT json_build_object($2::VARCHAR, \
+              a.attidentity = $3::VARCHAR, $4::VARCHAR, s.seqstart) FROM pg_catalog.pg_sequence s \
+              WHERE a.attidentity != $5::VARCHAR) ELSE NULL END AS identity_options, \
+            CASE WHEN (a.atttypid > $6) THEN (SELECT t.typname FROM pg_catalog.pg_type t \
+              WHERE t.oid = a.atttypid) END AS kept \
+            FROM pg_catalog.pg_attribute a WHERE a.attnum > $7::SMALLINT";
+        let out = rewrite_sql(sql, &[]).unwrap();
+        assert!(out.contains("CAST(NULL AS TEXT) AS \"default\""), "{out}");
+        assert!(
+            !out.contains("pg_attrdef") && !out.contains("pg_sequence"),
+            "{out}"
+        );
+        for p in ["$1", "$2", "$3", "$4", "$5", "$6", "$7"] {
+            assert!(out.contains(p), "{p} lost: {out}");
+        }
+        assert!(
+            out.contains("CAST(CASE WHEN ($1::VARCHAR) IS NULL OR ($2::VARCHAR) IS NULL"),
+            "{out}"
+        );
+        // a lookup in a catalog almasql fills stays
+        assert!(out.contains("FROM pg_catalog.pg_type t"), "{out}");
     }
 
     #[test]
