@@ -102,3 +102,60 @@ fn psql_runs_a_query_and_reports_errors() {
         "{stderr}"
     );
 }
+
+/// A documented result cell and the one psql printed agree: the same text,
+/// the same number (`0` and `0.0`), or the same instant (arrow's
+/// `2024-01-01T00:00:00Z`, PostgreSQL's `2024-01-01 00:00:00.000000+00`).
+fn same_cell(documented: &str, printed: &str) -> bool {
+    if documented == printed {
+        return true;
+    }
+    if let (Ok(a), Ok(b)) = (documented.parse::<f64>(), printed.parse::<f64>()) {
+        return a == b;
+    }
+    let instant = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z"))
+            .ok()
+    };
+    matches!((instant(documented), instant(printed)), (Some(a), Some(b)) if a == b)
+}
+
+#[test]
+fn every_documented_function_example_gives_its_result_over_psql() {
+    // issue 6: each function is callable over psql in the embedded default,
+    // its documented example printing the documented result
+    let server = TestServer::start();
+    let mut failures = vec![];
+    let mut checked = 0;
+    for function in almasql::udfs::all_functions() {
+        let doc = function.documentation().expect("documented");
+        let example = doc.sql_example.as_deref().expect("sql_example");
+        for query in almasql::udfs::docs::example_queries(example) {
+            // unaligned, '|' between fields, footer off: header then rows
+            let printed = psql(
+                &server,
+                &["-A", "-F", "|", "-P", "footer=off", "-c", &query.sql],
+            );
+            let printed: Vec<Vec<String>> = printed
+                .lines()
+                .map(|l| l.split('|').map(str::to_string).collect())
+                .collect();
+            let documented = query.cells();
+            let same = printed.len() == documented.len()
+                && printed.iter().zip(&documented).all(|(p, d)| {
+                    p.len() == d.len() && p.iter().zip(d).all(|(p, d)| same_cell(d, p))
+                });
+            checked += 1;
+            if !same {
+                failures.push(format!(
+                    "{}: {}\ndocumented {documented:?}\npsql {printed:?}",
+                    function.name(),
+                    query.sql
+                ));
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} examples");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -58,6 +58,52 @@ async fn simple_protocol_answers_the_readme_query() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn correlated_select_list_subqueries_are_computed() {
+    // datafusion-pg-catalog replaces correlated select-list subqueries with
+    // NULL (for psql's catalog queries); a user's must be computed
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let sql = "select a.antenna, \
+               (select count(*) from ops.antennas t where t.antenna_type = a.antenna_type) as n \
+               from ops.antennas a order by 1";
+    let expected: Vec<(String, i64)> = client
+        .query(
+            "select antenna, count(*) over (partition by antenna_type) from ops.antennas \
+             order by 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(expected.len(), 66);
+    let simple: Vec<(String, i64)> = simple_rows(client.simple_query(sql).await.unwrap())
+        .into_iter()
+        .map(|r| {
+            let n = r[1].as_deref().expect("a count, not NULL").parse().unwrap();
+            (r[0].clone().unwrap(), n)
+        })
+        .collect();
+    assert_eq!(simple, expected);
+    // extended protocol, with a parameter inside the subquery
+    let with_parameter: Vec<(String, i64)> = client
+        .query(
+            "select a.antenna, (select count(*) from ops.antennas t \
+             where t.antenna_type = a.antenna_type and t.antenna <> $1) as n \
+             from ops.antennas a where a.antenna = $2",
+            &[&"DA41", &"DA42"],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let da42 = expected.iter().find(|(a, _)| a == "DA42").unwrap().1;
+    assert_eq!(with_parameter, vec![("DA42".to_string(), da42 - 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn extended_protocol_binds_parameters_of_several_types() {
     let server = TestServer::start();
     let client = server.connect().await;

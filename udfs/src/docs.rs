@@ -55,6 +55,56 @@ pub fn render_markdown() -> String {
     out
 }
 
+/// One query of a documented `sql_example` and the table it prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExampleQuery {
+    /// The query (the `> ` line and its continuation lines).
+    pub sql: String,
+    /// The printed table, as lines (`+---+` borders and `| a |` rows).
+    pub table: Vec<String>,
+}
+
+impl ExampleQuery {
+    /// The cells of the table's `|` lines, trimmed: the header first.
+    pub fn cells(&self) -> Vec<Vec<String>> {
+        self.table
+            .iter()
+            .filter_map(|l| l.strip_prefix('|')?.strip_suffix('|'))
+            .map(|l| l.split('|').map(|c| c.trim().to_string()).collect())
+            .collect()
+    }
+}
+
+/// The queries of a documented `sql_example` (lines starting `> `) with the
+/// tables printed after them.
+pub fn example_queries(example: &str) -> Vec<ExampleQuery> {
+    let mut queries: Vec<ExampleQuery> = Vec::new();
+    let mut in_query = false;
+    for line in example.lines() {
+        let line = line.trim_end();
+        if line.starts_with("```") {
+            in_query = false;
+            continue;
+        }
+        if let Some(sql) = line.strip_prefix("> ") {
+            queries.push(ExampleQuery {
+                sql: sql.to_string(),
+                table: Vec::new(),
+            });
+            in_query = true;
+        } else if line.starts_with('+') || line.starts_with('|') {
+            in_query = false;
+            if let Some(query) = queries.last_mut() {
+                query.table.push(line.to_string());
+            }
+        } else if in_query && let Some(query) = queries.last_mut() {
+            query.sql.push('\n');
+            query.sql.push_str(line);
+        }
+    }
+    queries
+}
+
 fn render_function(out: &mut String, f: &AlmaFunction) {
     let Some(doc) = f.documentation() else {
         return;

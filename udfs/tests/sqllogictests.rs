@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use almasql_udfs::docs::{ExampleQuery, example_queries};
 use almasql_udfs::{all_functions, register_all};
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -146,32 +147,6 @@ async fn slt_files() {
 // Documented examples
 // ---------------------------------------------------------------------------
 
-/// `(query, expected table lines)` pairs of a documented `sql_example`.
-fn example_blocks(example: &str) -> Vec<(String, Vec<String>)> {
-    let mut blocks: Vec<(String, Vec<String>)> = Vec::new();
-    let mut in_query = false;
-    for line in example.lines() {
-        let line = line.trim_end();
-        if line.starts_with("```") {
-            in_query = false;
-            continue;
-        }
-        if let Some(query) = line.strip_prefix("> ") {
-            blocks.push((query.to_string(), Vec::new()));
-            in_query = true;
-        } else if line.starts_with('+') || line.starts_with('|') {
-            in_query = false;
-            if let Some(block) = blocks.last_mut() {
-                block.1.push(line.to_string());
-            }
-        } else if in_query && let Some(block) = blocks.last_mut() {
-            block.0.push('\n');
-            block.0.push_str(line);
-        }
-    }
-    blocks
-}
-
 #[tokio::test]
 async fn documented_examples_print_the_documented_result() {
     let ctx = new_context();
@@ -180,13 +155,17 @@ async fn documented_examples_print_the_documented_result() {
     for function in all_functions() {
         let doc = function.documentation().expect("documented");
         let example = doc.sql_example.as_deref().expect("sql_example");
-        let blocks = example_blocks(example);
+        let blocks = example_queries(example);
         assert!(
             !blocks.is_empty(),
             "{}: example has no query",
             function.name()
         );
-        for (query, expected) in blocks {
+        for ExampleQuery {
+            sql: query,
+            table: expected,
+        } in blocks
+        {
             let actual = match ctx.sql(&query).await {
                 Ok(df) => match df.collect().await {
                     Ok(batches) => pretty_format_batches(&batches).unwrap().to_string(),
