@@ -3,14 +3,14 @@
 //! list) show them next to PostgreSQL's built-ins, and
 //! `pg_get_function_arguments` / `pg_get_function_result` describe them.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, new_null_array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::{Result, ScalarValue, exec_err};
 use datafusion::datasource::{MemTable, TableType};
@@ -131,6 +131,9 @@ impl SchemaProvider for PgCatalogWithFunctions {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let table = self.inner.table(name).await?;
+        if name == "pg_class" {
+            return Ok(table.map(|t| Arc::new(PgClass::new(t)) as Arc<dyn TableProvider>));
+        }
         if name != "pg_proc" {
             return Ok(table);
         }
@@ -145,6 +148,72 @@ impl SchemaProvider for PgCatalogWithFunctions {
 
     fn table_exist(&self, name: &str) -> bool {
         self.inner.table_exist(name)
+    }
+}
+
+/// datafusion-pg-catalog's `pg_class` with the `reloptions` column (`text[]`)
+/// it lacks, NULL for every relation: almasql has no storage options.
+/// psql's `\d+` and DBeaver's table properties read it.
+#[derive(Debug)]
+struct PgClass {
+    inner: Arc<dyn TableProvider>,
+    schema: SchemaRef,
+}
+
+impl PgClass {
+    fn new(inner: Arc<dyn TableProvider>) -> Self {
+        let mut fields = inner.schema().fields().to_vec();
+        if inner.schema().column_with_name("reloptions").is_none() {
+            let text_array = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+            fields.push(Arc::new(Field::new("reloptions", text_array, true)));
+        }
+        Self {
+            schema: Arc::new(Schema::new(fields)),
+            inner,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for PgClass {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let width = self.inner.schema().fields().len();
+        if width == self.schema.fields().len()
+            || projection.is_some_and(|p| p.iter().all(|&i| i < width))
+        {
+            return self.inner.scan(state, projection, filters, limit).await;
+        }
+        // a few hundred rows: read them, add the column
+        let plan = self.inner.scan(state, None, &[], None).await?;
+        let batches = collect(plan, state.task_ctx())
+            .await?
+            .into_iter()
+            .map(|b| {
+                let mut columns = b.columns().to_vec();
+                columns.push(new_null_array(
+                    self.schema.field(width).data_type(),
+                    b.num_rows(),
+                ));
+                RecordBatch::try_new(self.schema.clone(), columns)
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        MemTable::try_new(self.schema.clone(), vec![batches])?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }
 
@@ -273,7 +342,8 @@ impl TableProvider for PgProc {
 pub struct FunctionDescriptionFunc {
     name: &'static str,
     signature: Signature,
-    texts: Vec<(i32, Option<String>)>,
+    /// The text of each function by oid (built once: looked up per row).
+    texts: BTreeMap<i32, String>,
 }
 
 impl FunctionDescriptionFunc {
@@ -286,7 +356,10 @@ impl FunctionDescriptionFunc {
         Self {
             name,
             signature: Signature::any(1, Volatility::Stable),
-            texts: entries.iter().map(|e| (e.oid, text(e))).collect(),
+            texts: entries
+                .iter()
+                .filter_map(|e| Some((e.oid, text(e)?)))
+                .collect(),
         }
     }
 }
@@ -305,15 +378,13 @@ impl ScalarUDFImpl for FunctionDescriptionFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let texts: HashMap<i32, &Option<String>> =
-            self.texts.iter().map(|(o, t)| (*o, t)).collect();
         let oids = cast(&args.args[0].to_array(args.number_rows)?, &DataType::Int32)?;
         let oids = oids.as_primitive::<Int32Type>();
         let values = (0..oids.len()).map(|i| {
             if oids.is_null(i) {
                 None
             } else {
-                texts.get(&oids.value(i)).and_then(|t| t.as_deref())
+                self.texts.get(&oids.value(i)).map(String::as_str)
             }
         });
         Ok(ColumnarValue::Array(Arc::new(

@@ -28,9 +28,9 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, LimitClause, ObjectName,
-    Query, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor, Value,
-    Visit, VisitMut, Visitor, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, LimitClause,
+    ObjectName, Query, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef,
+    TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -327,6 +327,30 @@ fn absent_catalog_case(expr: &Expr) -> Option<Expr> {
         .ok()
 }
 
+/// The name of a call of `col_description`, `obj_description` or
+/// `shobj_description`.
+fn comment_function(expr: &Expr) -> Option<&'static str> {
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    let name = f.name.0.last()?.as_ident()?.value.to_lowercase();
+    ["col_description", "obj_description", "shobj_description"]
+        .into_iter()
+        .find(|c| *c == name)
+}
+
+/// `ARRAY(SELECT .. FROM unnest(t.reloptions) ..)`: psql's `\d+` reading
+/// the options of a table's TOAST table, which almasql never has (the
+/// array is always empty).
+fn is_toast_options(expr: &Expr) -> bool {
+    let Expr::Function(f) = expr else {
+        return false;
+    };
+    f.name.to_string().eq_ignore_ascii_case("array")
+        && matches!(&f.args, FunctionArguments::Subquery(q)
+            if q.to_string().to_lowercase().contains(".reloptions)"))
+}
+
 /// Set-returning functions whose one column PostgreSQL names after the
 /// table alias.
 const SET_RETURNING: [&str; 2] = ["generate_series", "unnest"];
@@ -457,6 +481,21 @@ impl VisitorMut for Rewriter {
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
         self.limits.push(query.limit_clause.take());
+        // an unaliased comment function keeps PostgreSQL's column name when
+        // it becomes NULL below (psql's `\d+` has another NULL beside it)
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(e @ Expr::Function(_)) = item
+                    && let Some(name) = comment_function(e)
+                {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: e.clone(),
+                        alias: Ident::new(name),
+                    };
+                    self.changed = true;
+                }
+            }
+        }
         if !self.reads_catalog()
             && let SetExpr::Select(select) = query.body.as_mut()
         {
@@ -488,7 +527,8 @@ impl VisitorMut for Rewriter {
             None => information_schema_view(name),
             Some(args) => {
                 let function = name.to_string().to_ascii_lowercase();
-                if SET_RETURNING.contains(&function.as_str()) {
+                let unqualified = function.strip_prefix("pg_catalog.").unwrap_or(&function);
+                if SET_RETURNING.contains(&unqualified) {
                     // PostgreSQL: `generate_series(..) AS i` names the column i too
                     // (unless the query reads DataFusion's `value` column)
                     if let Some(a) = alias
@@ -542,6 +582,18 @@ impl VisitorMut for Rewriter {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // `options || ARRAY(toast options)` is `options`
+        if let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::StringConcat,
+            right,
+        } = expr
+            && is_toast_options(right)
+        {
+            *expr = (**left).clone();
+            self.changed = true;
+            return ControlFlow::Continue(());
+        }
         if self.reads_catalog()
             && let Some(null) = absent_catalog_case(expr)
         {
@@ -574,11 +626,7 @@ impl VisitorMut for Rewriter {
         }
         // comments: almasql has none, whatever the arguments (Metabase
         // passes a regclass cast of a computed name, which cannot plan)
-        if let Expr::Function(f) = &*expr
-            && let Some(name) = f.name.0.last().and_then(|p| p.as_ident())
-            && ["col_description", "obj_description", "shobj_description"]
-                .contains(&name.value.to_lowercase().as_str())
-        {
+        if comment_function(expr).is_some() {
             *expr = Expr::Cast {
                 kind: CastKind::Cast,
                 expr: Box::new(Expr::Value(Value::Null.into())),
@@ -849,6 +897,36 @@ mod tests {
         );
         // a lookup in a catalog almasql fills stays
         assert!(out.contains("FROM pg_catalog.pg_type t"), "{out}");
+    }
+
+    #[test]
+    fn psql_describe_verbose_queries() {
+        // psql 15's `\d+` table query: no TOAST options to append
+        let out = rewrite_sql(
+            "SELECT c.relchecks, pg_catalog.array_to_string(c.reloptions || array(select \
+             'toast.' || x from pg_catalog.unnest(tc.reloptions) x), ', ') \
+             FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_class tc ON (c.reltoastrelid = tc.oid)",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            out.contains("pg_catalog.array_to_string(c.reloptions, ', ')"),
+            "{out}"
+        );
+        // its column query: the comment keeps its name beside upstream's NULL
+        let out = rewrite_sql(
+            "SELECT a.attname, pg_catalog.col_description(a.attrelid, a.attnum) \
+             FROM pg_catalog.pg_attribute a",
+            &[],
+        )
+        .unwrap();
+        assert!(
+            out.contains("CAST(NULL AS TEXT) AS col_description"),
+            "{out}"
+        );
+        // a qualified unnest names its column after the alias
+        let out = rewrite_sql("select x from pg_catalog.unnest(array[1, 2]) x", &[]).unwrap();
+        assert!(out.contains("x (x)"), "{out}");
     }
 
     #[test]
