@@ -7,12 +7,15 @@
 
 Steps: generate the demo dataset at --scale; export the tables almasql reads
 through connectors (ACS XML logs, JIRA export, calibrator catalog) to Parquet
-once, with almasql itself; start almasql (pgwire) and a PostgreSQL 15 of our
-own, each on a free port; COPY the same rows into PostgreSQL, index, VACUUM
-ANALYZE; let DuckDB read the same Parquet files in-process; run every query
-on every engine and compare the results (a mismatch is a failure), then time
-them; stream 1 M / 10 M rows from both servers (rows/s, server RSS); run
-pgbench with small dashboard queries against both servers.
+once, with almasql itself; start a PostgreSQL 15 of our own and COPY the
+same rows into it, index, VACUUM ANALYZE; build a TMCDB in it from
+monitor.samples; start almasql (pgwire) with a `tmcdb` source on that TMCDB,
+each server on a free port; let DuckDB read the same Parquet files
+in-process; run every query on every engine and compare the results (a
+mismatch is a failure), then time them; time a one-antenna day and a full
+scan on the TMCDB against the Parquet archive (TMCDB vs Parquet); stream
+1 M / 10 M rows from both servers (rows/s, server RSS); run pgbench with
+small dashboard queries against both servers.
 
 The exit status is 0 when every step ran and every result agreed.
 """
@@ -49,6 +52,8 @@ PG_USER = "bench"
 PG_DB = "postgres"
 ALMASQL_USER = "almasql"
 ALMASQL_DB = "almasql"
+# --smoke builds its TMCDB from these antennas (and the weather) only.
+SMOKE_TMCDB_ANTENNAS = ("DA41", "DV07")
 RTOL = 1e-6
 ATOL = 1e-9
 ENGINES = ("almasql", "duckdb", "postgres")  # almasql = over pgwire
@@ -122,8 +127,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=1,
                    help="untimed runs before the timed ones, besides the checking run (default 1)")
     p.add_argument("--smoke", action="store_true",
-                   help="scale 1, 1 repetition, small streaming and pgbench runs: checks that everything "
-                        "runs and agrees, in under a minute")
+                   help="scale 1, 1 repetition, small streaming and pgbench runs, a TMCDB of two antennas: "
+                        "checks that everything runs and agrees, in under a minute")
     p.add_argument("--out", type=Path, default=None,
                    help="write results.md, results.json and ratios.png here (default: print only)")
     p.add_argument("--almasql", type=Path, default=default_almasql(),
@@ -142,6 +147,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="row counts for the streaming test, comma-separated")
     p.add_argument("--pgbench-clients", type=int, default=32)
     p.add_argument("--pgbench-seconds", type=int, default=10)
+    p.add_argument("--tmcdb-antennas", default="",
+                   help="build the TMCDB from these antennas' samples (comma-separated; the weather, of no "
+                        "antenna, always) rather than from every sample; --smoke: DA41,DV07")
     p.add_argument("--workdir", type=Path, default=None, help="keep data and logs here (default: a temp dir, removed)")
     p.add_argument("--write-queries", action="store_true", help="rewrite queries.json from queries.py and exit")
     a = p.parse_args(argv)
@@ -149,6 +157,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         a.scale, a.repeat, a.warmup = 1, 1, 0
         a.stream_rows = "20000,200000"
         a.pgbench_seconds = 1
+        a.tmcdb_antennas = a.tmcdb_antennas or ",".join(SMOKE_TMCDB_ANTENNAS)
+    a.tmcdb_antennas = [x.strip() for x in str(a.tmcdb_antennas).split(",") if x.strip()] or None
+    if a.tmcdb_antennas and qset.TMCDB_ANTENNA not in a.tmcdb_antennas:
+        p.error(f"--tmcdb-antennas must include {qset.TMCDB_ANTENNA}, the antenna of the one-day query")
     a.stream_rows = [int(x) for x in str(a.stream_rows).split(",") if x.strip()]
     return a
 
@@ -212,6 +224,15 @@ class RssSampler:
         self._t.join()
 
 
+def toml_sources(sources: list[dict]) -> str:
+    """`[[sources]]` tables (string and integer values only)."""
+    out = ""
+    for source in sources:
+        out += "\n[[sources]]\n" + "".join(
+            f"{k} = {v if isinstance(v, int) else json.dumps(str(v))}\n" for k, v in source.items())
+    return out
+
+
 class Almasql:
     def __init__(self, binary: Path, workdir: Path, data_dir: Path, scale: int, seed: int):
         self.binary, self.workdir = binary, workdir
@@ -219,21 +240,29 @@ class Almasql:
         self.config = workdir / "almasql.toml"
         # `[demo]` with the scale and seed we generated: the server finds the
         # manifest it expects in <data_dir>/demo and does not regenerate.
+        # This config (the demo only) is the CLI's and the in-process
+        # binary's; the server's adds the sources given to start().
         self.config.write_text(
             f'listen = "127.0.0.1:{self.port}"\n'
             f'data_dir = "{data_dir}"\n'
             f"[demo]\nscale = {scale}\nseed = {seed}\n"
         )
+        self.serve_config = self.config
         self.proc = None
         self.log_path = workdir / "almasql-serve.log"
 
     def query_cli(self, sql: str, fmt: str = "csv") -> str:
         return run([self.binary, "query", "--config", self.config, "--format", fmt, sql]).stdout
 
-    def start(self):
+    def start(self, sources: list[dict] = ()):
+        """Starts the server; `sources` (e.g. the TMCDB) go into its config
+        file, almasql-serve.toml, beside the demo."""
+        if sources:
+            self.serve_config = self.workdir / "almasql-serve.toml"
+            self.serve_config.write_text(self.config.read_text() + toml_sources(list(sources)))
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [str(self.binary), "serve", "--config", str(self.config)],
+            [str(self.binary), "serve", "--config", str(self.serve_config)],
             stdout=self.log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         import psycopg
@@ -431,6 +460,167 @@ def load_postgres(dsn: str, tables: dict[str, list[Path]]) -> dict:
     return info
 
 
+# --------------------------------------------------------------------------- TMCDB
+
+TMCDB_DDL = REPO_ROOT / "connectors" / "src" / "tmcdb" / "schema.sql"
+# The PostgreSQL schema holding the TMCDB tables, and the almasql schema the
+# `tmcdb` source mounts them in (the demo's are monitor, logs, jira,
+# calibrators, ops, dashboards).
+TMCDB_REMOTE_SCHEMA = "tmcdb"
+TMCDB_SCHEMA = "tmcdb_monitor"
+# ACS time (100 ns units since 1582-10-15T00:00:00 UTC) of the Unix epoch.
+ACS_UNIX_EPOCH = 122_192_928_000_000_000
+
+# The configuration tables, after tests/it/tmcdb.rs: one monitor point per
+# (antenna, device, monitor point) of monitor.samples (of the antennas
+# chosen, --tmcdb-antennas, and those of no antenna); one component (and
+# assembly) per (antenna, device), named after the device, at path
+# CONTROL/<antenna> (CONTROL/WeatherStation for points of no antenna: no
+# Antenna matches it); the assembly type is the device without its trailing
+# digits (IFProc0 -> IFProc). Points with basebands (IF total power) are
+# sequences: DataType 'double[]', one value per baseband in baseband order.
+TMCDB_POINTS = """
+create temp table bench_points as
+select (row_number() over (order by antenna nulls last, device, monitor_point))::integer as id,
+       antenna, device, monitor_point, min(unit) as unit, bool_or(baseband is not null) as sequence,
+       regexp_replace(device, '[0-9]+$', '') as assembly_type
+from monitor.samples where {where} group by antenna, device, monitor_point"""
+TMCDB_CONFIGURATION = [
+    """create temp table bench_components as
+       select (row_number() over (order by antenna nulls last, device))::integer as id,
+              antenna, device, assembly_type, 'CONTROL/' || coalesce(antenna, 'WeatherStation') as path
+       from (select distinct antenna, device, assembly_type from bench_points) c""",
+    """create temp table bench_types as
+       select (row_number() over (order by assembly_type))::integer as id, assembly_type
+       from (select distinct assembly_type from bench_points) t""",
+    """insert into Configuration (ConfigurationId, ConfigurationName, FullName, Active, CreationTime, Description)
+       values (1, 'almasql-bench', 'almasql benchmark TMCDB', true, localtimestamp,
+               'filled from monitor.samples by benches/compare/compare.py')""",
+    "insert into HWConfiguration (ConfigurationId, SwConfigurationId, TelescopeName) values (1, 1, 'ALMA')",
+    """insert into ComponentType (ComponentTypeId, IDL)
+       select id, 'IDL:alma/Control/' || assembly_type || ':1.0' from bench_types""",
+    """insert into Component (ComponentId, ComponentTypeId, ComponentName, ConfigurationId, Path)
+       select c.id, t.id, c.device, 1, c.path from bench_components c join bench_types t using (assembly_type)""",
+    """insert into BACIProperty (BACIPropertyId, ComponentId, PropertyName, units)
+       select p.id, c.id, p.monitor_point, p.unit
+       from bench_points p join bench_components c
+         on c.antenna is not distinct from p.antenna and c.device = p.device""",
+    "insert into LRUType (LRUName, FullName) select assembly_type, assembly_type from bench_types",
+    """insert into AssemblyType (AssemblyTypeName, LRUName, ComponentTypeId)
+       select assembly_type, assembly_type, id from bench_types""",
+    """insert into Assembly (AssemblyId, AssemblyTypeName, ConfigurationId, SerialNumber)
+       select id, assembly_type, 1, assembly_type || '-' || coalesce(antenna, 'AOS') || '-' || device
+       from bench_components""",
+    """insert into BaseElement (BaseElementId, BaseType, BaseElementName, ConfigurationId)
+       select row_number() over (order by antenna), 'Antenna', antenna, 1
+       from (select distinct antenna from bench_components where antenna is not null) a""",
+    """insert into Antenna (BaseElementId, AntennaName, AntennaType, DishDiameter)
+       select BaseElementId, BaseElementName, left(BaseElementName, 2),
+              case when BaseElementName like 'CM%' then 7.0 else 12.0 end
+       from BaseElement where BaseType = 'Antenna'""",
+    """insert into MonitorPoint (MonitorPointId, BACIPropertyId, MonitorPointName, AssemblyId, Indice, DataType,
+                                Units, Description)
+       select p.id, p.id, p.monitor_point, c.id, 0, case when p.sequence then 'double[]' else 'double' end,
+              p.unit, 'from monitor.samples'
+       from bench_points p join bench_components c
+         on c.antenna is not distinct from p.antenna and c.device = p.device""",
+]
+
+# MonitorData: one block per point and UTC hour. A CLOB slot is
+# 'acs|value' (a sequence's values by baseband, blank-separated), slots
+# joined by '|' in time order, ending in a newline as ACS's Clobber writes
+# it. ACS times are exact (extract(epoch) is numeric); float8::text is the
+# shortest text that reads back as the same double (PostgreSQL 12+, with
+# extra_float_digits > 0). Statistics over every value of the block.
+TMCDB_MONITOR_DATA = f"""
+insert into MonitorData (MonitorPointId, StartTime, EndTime, MonitorTS, SampleSize, MonitorClob,
+                         MinStat, MaxStat, MeanStat, StdDevStat)
+with s as (
+    select p.id, s.time, date_trunc('hour', s.time, 'UTC') as hour, s.baseband, s.value
+    from monitor.samples s join bench_points p
+      on coalesce(s.antenna, '') = coalesce(p.antenna, '') and s.device = p.device
+     and s.monitor_point = p.monitor_point
+), slots as (
+    select id, hour, time,
+           (extract(epoch from time) * 1000000)::bigint * 10 + {ACS_UNIX_EPOCH} as acs,
+           string_agg(value::text, ' ' order by baseband) as slot_value
+    from s group by id, hour, time
+), blocks as (
+    select id, hour, min(acs) as start_acs, max(acs) as end_acs, min(time) as first_time,
+           count(*) as slots, string_agg(acs::text || '|' || slot_value, '|' order by time) || E'\n' as clob
+    from slots group by id, hour
+), stats as (
+    select id, hour, min(value) as min_v, max(value) as max_v, avg(value) as mean_v,
+           stddev_samp(value) as sd_v
+    from s group by id, hour
+)
+select b.id, b.start_acs, b.end_acs, b.first_time at time zone 'UTC', b.slots, b.clob,
+       st.min_v, st.max_v, st.mean_v, st.sd_v
+from blocks b join stats st using (id, hour)
+"""
+
+
+def tmcdb_points_where(antennas: list[str] | None) -> str:
+    """The rows of monitor.samples that go into the TMCDB (a condition in
+    both almasql's and PostgreSQL's SQL): all, or those of the antennas
+    given and of no antenna (weather)."""
+    if not antennas:
+        return "true"
+    names = ", ".join("'" + a.replace("'", "''") + "'" for a in antennas)
+    return f"(antenna is null or antenna in ({names}))"
+
+
+def tmcdb_source(pg: "Postgres") -> dict:
+    """The almasql `tmcdb` source for the TMCDB in our PostgreSQL (trust
+    auth: no password)."""
+    return {"kind": "tmcdb", "schema": TMCDB_SCHEMA, "host": "127.0.0.1", "port": pg.port, "user": PG_USER,
+            "database": PG_DB, "remote_schema": TMCDB_REMOTE_SCHEMA, "sslmode": "disable"}
+
+
+def build_tmcdb(dsn: str, antennas: list[str] | None) -> dict:
+    """Creates a TMCDB (schema.sql) in schema `tmcdb` of our PostgreSQL and
+    fills it from monitor.samples (of `antennas` and the weather, or all)
+    with SQL; returns its size and the time taken."""
+    import psycopg
+
+    where = tmcdb_points_where(antennas)
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"drop schema if exists {TMCDB_REMOTE_SCHEMA} cascade")
+        conn.execute(f"create schema {TMCDB_REMOTE_SCHEMA}")
+        conn.execute(f"set search_path = {TMCDB_REMOTE_SCHEMA}")
+        conn.execute("set extra_float_digits = 1")
+        conn.execute(TMCDB_DDL.read_text())
+        with conn.transaction():
+            conn.execute(TMCDB_POINTS.format(where=where))
+            for stmt in TMCDB_CONFIGURATION:
+                conn.execute(stmt)
+            conn.execute(TMCDB_MONITOR_DATA)
+        seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        conn.execute("vacuum analyze monitordata, monitorpoint, assembly, assemblytype, baciproperty, component, "
+                     "baseelement, antenna")
+        analyze = time.perf_counter() - t1
+        points, sequences = conn.execute(
+            "select count(*), count(*) filter (where DataType = 'double[]') from MonitorPoint").fetchone()
+        blocks, slots, clob_bytes = conn.execute(
+            "select count(*), sum(SampleSize), sum(octet_length(MonitorClob)) from MonitorData").fetchone()
+        table_bytes = conn.execute("select pg_total_relation_size('monitordata')").fetchone()[0]
+        samples = conn.execute(f"select count(*) from monitor.samples where {where}").fetchone()[0]
+    if not blocks:
+        raise Failure("TMCDB: no MonitorData blocks built from monitor.samples")
+    info = {"points": points, "sequence_points": sequences, "blocks": blocks, "slots": int(slots),
+            "samples": samples, "clob_bytes": int(clob_bytes), "monitordata_bytes": table_bytes,
+            "seconds": round(seconds, 2), "vacuum_analyze_seconds": round(analyze, 2),
+            "remote_schema": TMCDB_REMOTE_SCHEMA, "schema": TMCDB_SCHEMA, "antennas": antennas or "all",
+            "points_where": where}
+    log(f"  TMCDB ({'antennas ' + ', '.join(antennas) + ' and weather' if antennas else 'every point'}): "
+        f"{points} points ({sequences} sequences), {blocks} blocks, {slots} slots holding {samples} samples, "
+        f"{clob_bytes / 1e6:.1f} MB of CLOBs, in {info['seconds']} s (+ {info['vacuum_analyze_seconds']} s "
+        "VACUUM ANALYZE)")
+    return info
+
+
 def duckdb_connect(tables: dict[str, list[Path]]):
     import duckdb
 
@@ -600,6 +790,95 @@ def run_inprocess(args, config: Path, data_dir: Path, workdir: Path, results: di
     for name, samples in times.items():
         if name in results and samples:
             results[name]["times"]["almasql_inprocess"] = summary([float(s) for s in samples])
+
+
+# TMCDB vs Parquet: variant -> (engine, table).
+TMCDB_VARIANTS = {
+    "tmcdb": ("almasql", f"{TMCDB_SCHEMA}.tmc_samples"),
+    "parquet": ("almasql", "monitor.samples"),
+    "postgres": ("postgres", "monitor.samples"),
+}
+TMCDB_REFERENCE = "parquet"
+
+
+def tmcdb_checks(runner: Runner, build: dict) -> dict:
+    """What almasql reads from the TMCDB against what was built: sample,
+    point and block counts, and the one-antenna day's samples exactly
+    (EXCEPT both ways, in almasql, against the Parquet archive)."""
+    def one(engine: str, sql: str):
+        return runner.run(engine, sql)[0][0]
+
+    tmc, parquet = TMCDB_VARIANTS["tmcdb"][1], TMCDB_VARIANTS["parquet"][1]
+    day_tmc, day_parquet = qset.TMCDB_DAY_ROWS.format(table=tmc), qset.TMCDB_DAY_ROWS.format(table=parquet)
+    checks = {
+        "tmc_samples rows": (one("almasql", f"select count(*) from {tmc}"),
+                             one("postgres", f"select count(*) from monitor.samples where {build['points_where']}")),
+        "tmc_points rows": (one("almasql", f"select count(*) from {TMCDB_SCHEMA}.tmc_points"), build["points"]),
+        "tmc_blocks rows": (one("almasql", f"select count(*) from {TMCDB_SCHEMA}.tmc_blocks"), build["blocks"]),
+        "one-day samples in tmc_samples, not in monitor.samples":
+            (one("almasql", f"select count(*) from ({day_tmc} except {day_parquet})"), 0),
+        "one-day samples in monitor.samples, not in tmc_samples":
+            (one("almasql", f"select count(*) from ({day_parquet} except {day_tmc})"), 0),
+    }
+    return {k: {"almasql": got, "expected": want, "ok": got == want} for k, (got, want) in checks.items()}
+
+
+def run_tmcdb(runner: Runner, args, build: dict, failures: list) -> dict:
+    """The TMCDB vs Parquet comparison: checks, then each query on every
+    variant, checked against the Parquet archive's result, then timed."""
+    out = {"checks": {}, "queries": {}, "full_scan_rows_per_s": {}}
+    try:
+        out["checks"] = tmcdb_checks(runner, build)
+    except Exception as exc:  # noqa: BLE001 - reported, run goes on
+        failures.append(f"TMCDB checks: {type(exc).__name__}: {exc}")
+        _reset(runner, "almasql")
+        return out
+    bad = [f"{k}: almasql {c['almasql']}, expected {c['expected']}" for k, c in out["checks"].items() if not c["ok"]]
+    failures.extend(f"TMCDB check {b}" for b in bad)
+    log("TMCDB checks: " + ("; ".join(bad) if bad else "samples, points, blocks and the one-day samples agree"))
+    for name, template in qset.TMCDB_QUERIES.items():
+        # Only the TMCDB's points, where it holds a subset (--tmcdb-antennas).
+        where = "" if build["points_where"] == "true" else f" where {build['points_where']}"
+        sqls = {v: template.format(table=table, where=where) for v, (_, table) in TMCDB_VARIANTS.items()}
+        entry = {"sql": sqls, "engines": {v: e for v, (e, _) in TMCDB_VARIANTS.items()}, "rows": None,
+                 "check": "ok", "times": {}, "errors": {}, "result": None}
+        results = {}
+        for v, (engine, _) in TMCDB_VARIANTS.items():
+            try:
+                results[v] = norm_rows(runner.run(engine, sqls[v]))
+            except Exception as exc:  # noqa: BLE001
+                entry["errors"][v] = f"{type(exc).__name__}: {exc}"
+                failures.append(f"TMCDB {name} ({v}): {entry['errors'][v]}")
+                _reset(runner, engine)
+        ref = results.get(TMCDB_REFERENCE)
+        if ref is not None:
+            entry["rows"], entry["result"] = len(ref), ref
+            for v, rows in results.items():
+                d = diff_results(ref, rows) if v != TMCDB_REFERENCE else None
+                if d:
+                    entry["check"] = "MISMATCH"
+                    entry["errors"][v] = f"result differs from {TMCDB_REFERENCE}: {d}"
+                    failures.append(f"TMCDB {name}: {v} differs from {TMCDB_REFERENCE}: {d}")
+        out["queries"][name] = entry
+        if entry["check"] != "ok" or entry["errors"]:
+            log(f"TMCDB {name}: not timed ({'; '.join(entry['errors'].values())[:300]})")
+            continue
+        for v, (engine, _) in TMCDB_VARIANTS.items():
+            try:
+                for _ in range(args.warmup):
+                    runner.run(engine, sqls[v])
+                entry["times"][v] = summary([runner.timed(engine, sqls[v]) for _ in range(args.repeat)])
+            except Exception as exc:  # noqa: BLE001
+                entry["errors"][v] = f"while timing: {type(exc).__name__}: {exc}"
+                failures.append(f"TMCDB {name} ({v}): {entry['errors'][v]}")
+                _reset(runner, engine)
+        log(f"TMCDB {name}: {len(ref)} rows, agree; median ms " + ", ".join(
+            f"{v} {entry['times'][v]['median'] * 1000:.1f}" for v in TMCDB_VARIANTS if v in entry["times"]))
+    full = out["queries"].get("full_scan", {})
+    if full.get("result"):
+        samples = full["result"][0][0]
+        out["full_scan_rows_per_s"] = {v: samples / t["median"] for v, t in full["times"].items() if t["median"] > 0}
+    return out
 
 
 STREAM_MODES = {
@@ -790,6 +1069,53 @@ def fmt_ratio(r: float | None) -> str:
     return "–" if r is None else f"{r:.2f}"
 
 
+def markdown_tmcdb(tm: dict) -> list[str]:
+    """The "TMCDB vs Parquet" section."""
+    lines = ["", "## TMCDB vs Parquet", ""]
+    if "error" in tm:
+        return lines + [f"FAILED: {tm['error'][:500]}"]
+    b = tm["build"]
+    lines += [
+        f"A TMCDB (`connectors/src/tmcdb/schema.sql`) in the same PostgreSQL, schema `{b['remote_schema']}`, "
+        f"filled from monitor.samples"
+        + (f" (antennas {', '.join(b['antennas'])} and the weather)" if isinstance(b["antennas"], list) else "")
+        + f" with SQL: {b['points']} monitor points ({b['sequence_points']} IF total "
+        f"power sequences of 4 basebands), {b['blocks']:,} MonitorData blocks (one per point and hour), "
+        f"{b['slots']:,} CLOB slots holding {b['samples']:,} samples, {b['clob_bytes'] / 1e6:.1f} MB of CLOB text "
+        f"({b['monitordata_bytes'] / 1e6:.1f} MB on disk); built in {b['seconds']} s "
+        f"(+ {b['vacuum_analyze_seconds']} s VACUUM ANALYZE). almasql reads it through a `tmcdb` source in "
+        f"schema `{b['schema']}` (`tmc_samples`: the blocks are fetched, the CLOBs decoded into rows); "
+        "`parquet` is almasql on the Parquet archive monitor.samples, `postgres` PostgreSQL on its indexed "
+        "monitor.samples. Median (min–max) in ms; results checked equal first.",
+        "",
+    ]
+    failed = [k for k, c in tm.get("checks", {}).items() if not c["ok"]]
+    if tm.get("checks"):
+        lines += [("Checks: " + "; ".join(f"{k}: {tm['checks'][k]['almasql']} (expected "
+                                          f"{tm['checks'][k]['expected']})" for k in failed)) if failed else
+                  "Checks: tmc_samples has every sample of the TMCDB's points, tmc_points every point, tmc_blocks "
+                  "every block; the one-antenna day's samples are exactly the archive's.", ""]
+    lines += ["| query | rows | almasql TMCDB | almasql Parquet | PostgreSQL | TMCDB/Parquet | TMCDB/PostgreSQL |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, q in tm.get("queries", {}).items():
+        t = q["times"]
+        if q["errors"]:
+            lines.append(f"| {name} | {q['rows'] if q['rows'] is not None else '–'} | "
+                         f"FAILED: {'; '.join(f'{k}: {v}' for k, v in q['errors'].items())[:200]} |||||")
+            continue
+        lines.append(f"| {name} | {q['rows']} | {fmt_ms(t.get('tmcdb'))} | {fmt_ms(t.get('parquet'))} | "
+                     f"{fmt_ms(t.get('postgres'))} | {fmt_ratio(ratio(t.get('tmcdb'), t.get('parquet')))} | "
+                     f"{fmt_ratio(ratio(t.get('tmcdb'), t.get('postgres')))} |")
+    where = "" if b["points_where"] == "true" else f" where {b['points_where']}"
+    lines += [""] + [f"- `{name}`: `{sql.format(table='X', where=where)}`"
+                     for name, sql in qset.TMCDB_QUERIES.items()]
+    rps = tm.get("full_scan_rows_per_s")
+    if rps:
+        lines += ["", "Full scan, rows/s: " + ", ".join(f"{v} {r / 1e6:.2f} M" for v, r in rps.items())
+                  + " (TMCDB: fetch from PostgreSQL + CLOB decode)."]
+    return lines
+
+
 def markdown(report: dict) -> str:
     m, cfg = report["machine"], report["config"]
     lines = [
@@ -817,6 +1143,8 @@ def markdown(report: dict) -> str:
             f"{fmt_ms(t.get('duckdb'))} | {fmt_ms(t.get('postgres'))} | "
             f"{fmt_ratio(ratio(t.get('almasql'), t.get('duckdb')))} | "
             f"{fmt_ratio(ratio(t.get('almasql'), t.get('postgres')))} |")
+    if report.get("tmcdb"):
+        lines += markdown_tmcdb(report["tmcdb"])
     if report.get("streaming"):
         lines += ["", "## Result streaming (`" + qset.streaming_sql(0).replace("0)", "N)") + "`)", ""]
         lines += [f"- {k}: {v}" for k, v in STREAM_MODES.items()]
@@ -957,11 +1285,23 @@ def main(argv=None) -> int:
         log("exported logs.acs, jira.issues, calibrators.measurements to Parquet with almasql")
         tables = parquet_tables(data_dir, export)
 
-        log("starting almasql and PostgreSQL")
-        alma.start()
+        log("starting PostgreSQL")
         pg.start()
-        log(f"almasql on port {alma.port} (pid {alma.pid}), PostgreSQL on port {pg.port}; loading PostgreSQL")
+        log(f"PostgreSQL on port {pg.port}; loading it")
         report["postgres_load"] = load_postgres(pg.dsn, tables)
+        # The TMCDB before almasql starts: the tmcdb source connects at start-up.
+        sources = []
+        log(f"building a TMCDB in PostgreSQL schema {TMCDB_REMOTE_SCHEMA} from monitor.samples")
+        try:
+            report["tmcdb"] = {"build": build_tmcdb(pg.dsn, args.tmcdb_antennas), "source": tmcdb_source(pg)}
+            sources.append(tmcdb_source(pg))
+        except (Failure, psycopg.Error) as exc:
+            report["tmcdb"] = {"error": f"building the TMCDB: {type(exc).__name__}: {exc}"}
+            failures.append(report["tmcdb"]["error"])
+            log(f"FAILED: {report['tmcdb']['error']}")
+        log("starting almasql" + (f" with the tmcdb source in schema {TMCDB_SCHEMA}" if sources else ""))
+        alma.start(sources)
+        log(f"almasql on port {alma.port} (pid {alma.pid})")
         duck = duckdb_connect(tables)
 
         alma_conn = psycopg.connect(alma.dsn, autocommit=True)
@@ -973,7 +1313,11 @@ def main(argv=None) -> int:
         report["streaming"] = run_streaming(args, alma, pg, failures)
 
         log("queries: checking results, then timing")
-        report["queries"] = run_queries(Runner(pg_conn, alma_conn, duck), args, failures)
+        runner = Runner(pg_conn, alma_conn, duck)
+        report["queries"] = run_queries(runner, args, failures)
+        if sources:
+            log("TMCDB vs Parquet: checking, then timing")
+            report["tmcdb"].update(run_tmcdb(runner, args, report["tmcdb"]["build"], failures))
 
         pgbench_check(alma_conn, pg_conn, failures)
         alma_conn.close()

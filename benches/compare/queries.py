@@ -160,6 +160,29 @@ QUERIES: list[Query] = [
 ]
 
 
+# TMCDB vs Parquet (compare.py builds a TMCDB from monitor.samples): the
+# same queries on the Parquet archive, on the TMCDB through almasql's
+# `tmcdb` source (`tmc_samples`: fetch the blocks, decode the CLOBs) and on
+# PostgreSQL's monitor.samples. Not in QUERIES: DuckDB has no TMCDB.
+TMCDB_ANTENNA = "DA41"
+TMCDB_QUERIES = {
+    "one_antenna_day": (
+        "select monitor_point, polarization, baseband, count(*) as samples, avg(value) as mean_v "
+        f"from {{table}} where antenna = '{TMCDB_ANTENNA}' "
+        f"and time >= '{POINT_DAY_FROM}' and time < '{POINT_DAY_TO}' "
+        "group by 1, 2, 3 order by 1, 2, 3"
+    ),
+    # every sample (of the TMCDB's points: `where` selects them when the
+    # TMCDB holds a subset): the TMCDB's fetch + decode rate
+    "full_scan": "select count(*) as samples, sum(value) as total from {table}{where}",
+}
+# The one-antenna day's samples, to compare exactly (EXCEPT, in almasql).
+TMCDB_DAY_ROWS = (
+    "select time, antenna, device, monitor_point, polarization, baseband, value, unit from {table} "
+    f"where antenna = '{TMCDB_ANTENNA}' and time >= '{POINT_DAY_FROM}' and time < '{POINT_DAY_TO}'"
+)
+
+
 def streaming_sql(rows: int) -> str:
     """The result-streaming query: valid, with the same column types, in
     PostgreSQL and almasql."""

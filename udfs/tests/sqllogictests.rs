@@ -427,10 +427,10 @@ async fn reference_hour_angle_and_elevation() {
     }
     assert!(worst_ha < 1.0, "hour angle off by {worst_ha} s of time");
     assert!(worst_el < 0.01, "elevation off by {worst_el} deg");
-    // The model is meant to be good to ~1″ (0.07 s of time): catch
+    // The model is meant to be good to ~0.5″ (0.03 s of time): catch
     // regressions well inside the tolerance.
     assert!(
-        worst_ha < 0.1,
+        worst_ha < 0.05,
         "hour angle off by {worst_ha} s of time × cos(dec)"
     );
     assert!(

@@ -63,6 +63,17 @@ fn utc_ns() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
+/// The columns that say which point a sample, block or error is of.
+fn point_fields() -> [Field; 5] {
+    [
+        Field::new("monitor_point_id", DataType::Int32, false),
+        Field::new("antenna", DataType::Utf8, true),
+        Field::new("component", DataType::Utf8, false),
+        Field::new("assembly_type", DataType::Utf8, false),
+        Field::new("monitor_point", DataType::Utf8, false),
+    ]
+}
+
 /// The columns of [`fetch_points`]: one row per monitor point.
 pub fn points_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -85,55 +96,55 @@ pub fn points_schema() -> SchemaRef {
 /// a sequence sample (`index` 0..; null for scalars); `value` is null and
 /// `value_text` set for `string` / `clob` points.
 pub fn samples_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("monitor_point_id", DataType::Int32, false),
-        Field::new("antenna", DataType::Utf8, true),
-        Field::new("component", DataType::Utf8, false),
-        Field::new("assembly_type", DataType::Utf8, false),
-        Field::new("monitor_point", DataType::Utf8, false),
-        Field::new("time", utc_ns(), false),
-        Field::new("index", DataType::UInt32, true),
-        Field::new("value", DataType::Float64, true),
-        Field::new("value_text", DataType::Utf8, true),
-        Field::new("unit", DataType::Utf8, true),
-    ]))
+    Arc::new(Schema::new(
+        point_fields()
+            .into_iter()
+            .chain([
+                Field::new("time", utc_ns(), false),
+                Field::new("index", DataType::UInt32, true),
+                Field::new("value", DataType::Float64, true),
+                Field::new("value_text", DataType::Utf8, true),
+                Field::new("unit", DataType::Utf8, true),
+            ])
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// The columns of [`fetch_block_stats`]: one row per block, its times (null
 /// when out of the nanosecond range), size and statistics, without
 /// decoding the CLOB.
 pub fn block_stats_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("monitor_point_id", DataType::Int32, false),
-        Field::new("antenna", DataType::Utf8, true),
-        Field::new("component", DataType::Utf8, false),
-        Field::new("assembly_type", DataType::Utf8, false),
-        Field::new("monitor_point", DataType::Utf8, false),
-        Field::new("start_time", utc_ns(), true),
-        Field::new("end_time", utc_ns(), true),
-        Field::new("sample_count", DataType::Int32, false),
-        Field::new("min", DataType::Float64, true),
-        Field::new("max", DataType::Float64, true),
-        Field::new("mean", DataType::Float64, true),
-        Field::new("stddev", DataType::Float64, true),
-        Field::new("unit", DataType::Utf8, true),
-    ]))
+    Arc::new(Schema::new(
+        point_fields()
+            .into_iter()
+            .chain([
+                Field::new("start_time", utc_ns(), true),
+                Field::new("end_time", utc_ns(), true),
+                Field::new("sample_count", DataType::Int32, false),
+                Field::new("min", DataType::Float64, true),
+                Field::new("max", DataType::Float64, true),
+                Field::new("mean", DataType::Float64, true),
+                Field::new("stddev", DataType::Float64, true),
+                Field::new("unit", DataType::Utf8, true),
+            ])
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// The columns of [`fetch_errors`]: one row per malformed slot of a block,
 /// with the block's point, its start time (null when out of the nanosecond
 /// range), the slot's byte offset in the CLOB and the reason.
 pub fn errors_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("monitor_point_id", DataType::Int32, false),
-        Field::new("antenna", DataType::Utf8, true),
-        Field::new("component", DataType::Utf8, false),
-        Field::new("assembly_type", DataType::Utf8, false),
-        Field::new("monitor_point", DataType::Utf8, false),
-        Field::new("start_time", utc_ns(), true),
-        Field::new("byte_offset", DataType::Int64, false),
-        Field::new("reason", DataType::Utf8, false),
-    ]))
+    Arc::new(Schema::new(
+        point_fields()
+            .into_iter()
+            .chain([
+                Field::new("start_time", utc_ns(), true),
+                Field::new("byte_offset", DataType::Int64, false),
+                Field::new("reason", DataType::Utf8, false),
+            ])
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn param_ref(p: &SqlParam) -> &(dyn ToSql + Sync) {

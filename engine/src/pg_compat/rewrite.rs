@@ -656,6 +656,21 @@ impl VisitorMut for Rewriter {
             self.changed = true;
             return ControlFlow::Continue(());
         }
+        // `$n IS [NOT] NULL` of a parameter of no declared type: text, so a
+        // NULL bound to it is decoded (arrow-pg drops a NULL of unknown type)
+        if let Expr::IsNull(inner) | Expr::IsNotNull(inner) = expr
+            && matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, Value::Placeholder(_)))
+        {
+            **inner = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: inner.clone(),
+                data_type: DataType::Text,
+                array: false,
+                format: None,
+            };
+            self.changed = true;
+            return ControlFlow::Continue(());
+        }
         if let Expr::Value(v) = expr
             && let Value::Placeholder(p) = &v.value
             && let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
@@ -927,6 +942,20 @@ mod tests {
         // a qualified unnest names its column after the alias
         let out = rewrite_sql("select x from pg_catalog.unnest(array[1, 2]) x", &[]).unwrap();
         assert!(out.contains("x (x)"), "{out}");
+    }
+
+    #[test]
+    fn untyped_parameters_tested_for_null_are_text() {
+        let out = rewrite_sql(
+            "select $1 + 1, $2 is null, $3 is not null",
+            &[Some("integer")],
+        )
+        .unwrap();
+        assert!(out.contains("CAST($2 AS TEXT) IS NULL"), "{out}");
+        assert!(out.contains("CAST($3 AS TEXT) IS NOT NULL"), "{out}");
+        // a declared type is kept
+        let out = rewrite_sql("select $1 is null", &[Some("integer")]).unwrap();
+        assert!(out.contains("CAST($1 AS INTEGER) IS NULL"), "{out}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::common::{
 
 #[user_doc(
     doc_section(label = "ALMA Sky Functions"),
-    description = "Geometric elevation in degrees above the horizon at the ALMA site (geodetic latitude −23.022886°) of a source at ICRS (J2000) coordinates, from the apparent place of date (annual aberration, IAU 2006 precession, nutation; UT1 = UTC). No refraction is applied. Accurate to about 1″ (checked against astropy within 0.01°).",
+    description = "Geometric elevation in degrees above the horizon at the ALMA site (geodetic latitude −23.022886°) of a source at ICRS (J2000) coordinates, from the apparent place of date (annual aberration, IAU 2006 precession, nutation, diurnal aberration; UT1 = UTC). No refraction is applied. Accurate to about 0.5″ (checked against astropy within 0.01°).",
     syntax_example = "elevation(ts, ra_deg, dec_deg)",
     sql_example = r#"```sql
 > SELECT round(elevation(TIMESTAMP '2024-06-01 06:00:00', 291.2127, -29.2417), 3) AS el;

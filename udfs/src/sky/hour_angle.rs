@@ -19,7 +19,7 @@ use crate::common::{
 
 #[user_doc(
     doc_section(label = "ALMA Sky Functions"),
-    description = "Hour angle in hours [−12, 12) at the ALMA site; negative before transit, positive after. With two arguments it is the local mean sidereal time minus `ra_deg` (exactly `lst(ts) − ra_deg / 15`, wrapped), the usual LST − RA bookkeeping. With the declination as well, `ra_deg`/`dec_deg` are ICRS (J2000) coordinates and the result is the local apparent hour angle of the source: apparent sidereal time minus its apparent right ascension of date (annual aberration, IAU 2006 precession, nutation; UT1 = UTC), within about 1″ of astropy's `HADec` frame (0.1 s of time away from the poles). The two differ by precession since J2000 (up to a minute of time).",
+    description = "Hour angle in hours [−12, 12) at the ALMA site; negative before transit, positive after. With two arguments it is the local mean sidereal time minus `ra_deg` (exactly `lst(ts) − ra_deg / 15`, wrapped), the usual LST − RA bookkeeping. With the declination as well, `ra_deg`/`dec_deg` are ICRS (J2000) coordinates and the result is the local apparent hour angle of the source: apparent sidereal time minus its apparent right ascension of date (annual aberration, IAU 2006 precession, nutation, diurnal aberration; UT1 = UTC), within about 0.5″ of astropy's `HADec` frame (0.03 s of time away from the poles). The two differ by precession since J2000 (up to a minute of time).",
     syntax_example = "hour_angle(ts, ra_deg [, dec_deg])",
     sql_example = r#"```sql
 > SELECT round(hour_angle(TIMESTAMP '2024-06-01 06:00:00', 291.2127), 4) AS lst_minus_ra,
