@@ -28,9 +28,9 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, LimitClause,
-    ObjectName, Query, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef,
-    TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArguments, GroupByExpr, Ident, JoinOperator,
+    LimitClause, ObjectName, Query, SelectItem, SetExpr, Statement, TableAlias,
+    TableAliasColumnDef, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -223,28 +223,36 @@ fn name_repeated_literals(query: &mut Query) -> bool {
     changed
 }
 
-/// Catalogs that describe what almasql does not have (column defaults,
-/// sequences, collations other than the default): lookups in them find
-/// nothing.
+/// Catalogs whose lookups by a column find nothing in almasql: column
+/// defaults (`pg_attrdef` is empty), sequences (`pg_sequence` is empty) and
+/// a column's own collation (`pg_collation` by `attcollation`, which is 0,
+/// the default, for every column).
 const ABSENT_CATALOGS: [&str; 3] = ["pg_attrdef", "pg_sequence", "pg_collation"];
 
-/// Whether `query` is a plain select whose tables are all in
-/// [`ABSENT_CATALOGS`].
+/// Whether `query` is a plain select whose first table is one of
+/// [`ABSENT_CATALOGS`], joined to others only by inner or left joins (so
+/// it finds nothing when that table does).
 fn looks_up_absent_catalog(query: &Query) -> bool {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return false;
     };
-    let mut tables = select
-        .from
-        .iter()
-        .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
-    let first = tables.next();
-    first.is_some()
-        && std::iter::once(first.unwrap()).chain(tables).all(|t| {
-            matches!(t, TableFactor::Table { name, args: None, .. }
-            if name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| {
-                ABSENT_CATALOGS.contains(&i.value.to_ascii_lowercase().as_str())
-            }))
+    let Some(first) = select.from.first() else {
+        return false;
+    };
+    let absent = matches!(&first.relation, TableFactor::Table { name, args: None, .. }
+    if name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| {
+        ABSENT_CATALOGS.contains(&i.value.to_ascii_lowercase().as_str())
+    }));
+    absent
+        && first.joins.iter().all(|j| {
+            matches!(
+                j.join_operator,
+                JoinOperator::Join(_)
+                    | JoinOperator::Inner(_)
+                    | JoinOperator::Left(_)
+                    | JoinOperator::LeftOuter(_)
+                    | JoinOperator::CrossJoin(_)
+            )
         })
 }
 
@@ -527,8 +535,9 @@ impl VisitorMut for Rewriter {
             None => information_schema_view(name),
             Some(args) => {
                 let function = name.to_string().to_ascii_lowercase();
-                let unqualified = function.strip_prefix("pg_catalog.").unwrap_or(&function);
-                if SET_RETURNING.contains(&unqualified) {
+                // (not `pg_catalog.`-qualified: psql's catalog queries must
+                // stay as written for datafusion-pg-catalog's blacklist)
+                if SET_RETURNING.contains(&function.as_str()) {
                     // PostgreSQL: `generate_series(..) AS i` names the column i too
                     // (unless the query reads DataFusion's `value` column)
                     if let Some(a) = alias
@@ -894,6 +903,10 @@ mod tests {
             CASE WHEN (a.attidentity != $1::VARCHAR) THEN (SELECT json_build_object($2::VARCHAR, \
               a.attidentity = $3::VARCHAR, $4::VARCHAR, s.seqstart) FROM pg_catalog.pg_sequence s \
               WHERE a.attidentity != $5::VARCHAR) ELSE NULL END AS identity_options, \
+            CASE WHEN (a.attcollation != $8::INTEGER AND (SELECT t.typcollation FROM pg_catalog.pg_type t \
+              WHERE t.oid = a.atttypid) != a.attcollation) THEN (SELECT json_build_object($9::VARCHAR, \
+              c.collname) FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n \
+              ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) ELSE NULL END AS collation, \
             CASE WHEN (a.atttypid > $6) THEN (SELECT t.typname FROM pg_catalog.pg_type t \
               WHERE t.oid = a.atttypid) END AS kept \
             FROM pg_catalog.pg_attribute a WHERE a.attnum > $7::SMALLINT";
@@ -903,7 +916,8 @@ mod tests {
             !out.contains("pg_attrdef") && !out.contains("pg_sequence"),
             "{out}"
         );
-        for p in ["$1", "$2", "$3", "$4", "$5", "$6", "$7"] {
+        assert!(!out.contains("pg_collation"), "{out}");
+        for p in ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"] {
             assert!(out.contains(p), "{p} lost: {out}");
         }
         assert!(
@@ -939,9 +953,16 @@ mod tests {
             out.contains("CAST(NULL AS TEXT) AS col_description"),
             "{out}"
         );
-        // a qualified unnest names its column after the alias
-        let out = rewrite_sql("select x from pg_catalog.unnest(array[1, 2]) x", &[]).unwrap();
-        assert!(out.contains("x (x)"), "{out}");
+        // `\d`'s publication query keeps its text (upstream blacklists it)
+        assert_eq!(
+            rewrite_sql(
+                "SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p UNION \
+                 SELECT pubname, NULL, NULL FROM pg_catalog.pg_publication p WHERE \
+                 (SELECT count(*) FROM pg_catalog.generate_series(0, 2) s) > 0",
+                &[]
+            ),
+            None
+        );
     }
 
     #[test]
