@@ -59,5 +59,19 @@ fn benchmark_harness_smoke_runs() {
             );
         }
     }
+    // issue 11: the TMCDB built from the same samples, checked and timed
+    // against the Parquet archive
+    let tmcdb = &report["tmcdb"];
+    for (name, check) in tmcdb["checks"].as_object().expect("TMCDB checks") {
+        assert_eq!(check["ok"], true, "TMCDB check {name}: {check}");
+    }
+    let day = &tmcdb["queries"]["one_antenna_day"];
+    assert_eq!(day["check"], "ok", "{day}");
+    for variant in ["tmcdb", "parquet", "postgres"] {
+        assert!(
+            day["times"][variant]["median"].is_number(),
+            "one_antenna_day: no {variant} time: {day}"
+        );
+    }
     assert_eq!(report["failures"], Value::Array(vec![]));
 }
