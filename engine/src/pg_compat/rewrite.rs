@@ -53,8 +53,10 @@ pub fn rewrite_sql(sql: &str, parameter_types: &[Option<&str>]) -> Option<String
         })
         .collect::<Vec<_>>();
     casts.resize(parameter_types.len(), None);
+    let lower = sql.to_lowercase();
     let mut rewriter = Rewriter {
-        sql: sql.to_lowercase(),
+        reads_catalog: lower.contains("pg_") || lower.contains("information_schema"),
+        sql: lower,
         changed: false,
         casts,
         limits: vec![],
@@ -82,19 +84,14 @@ pub fn rewrite_sql(sql: &str, parameter_types: &[Option<&str>]) -> Option<String
 struct Rewriter {
     /// The SQL, in lower case.
     sql: String,
+    /// Whether the SQL reads pg_catalog or information_schema.
+    reads_catalog: bool,
     changed: bool,
     /// The type to cast `$n` to, at `n - 1`.
     casts: Vec<Option<DataType>>,
     /// The LIMIT clauses taken out of the queries being visited: a
     /// placeholder there stays as it is.
     limits: Vec<Option<LimitClause>>,
-}
-
-impl Rewriter {
-    /// Whether the query reads pg_catalog or information_schema.
-    fn reads_catalog(&self) -> bool {
-        self.sql.contains("pg_") || self.sql.contains("information_schema")
-    }
 }
 
 /// PostgreSQL's name for an unaliased select-list expression that
@@ -504,7 +501,7 @@ impl VisitorMut for Rewriter {
                 }
             }
         }
-        if !self.reads_catalog()
+        if !self.reads_catalog
             && let SetExpr::Select(select) = query.body.as_mut()
         {
             for item in &mut select.projection {
@@ -603,7 +600,7 @@ impl VisitorMut for Rewriter {
             self.changed = true;
             return ControlFlow::Continue(());
         }
-        if self.reads_catalog()
+        if self.reads_catalog
             && let Some(null) = absent_catalog_case(expr)
         {
             *expr = null;
