@@ -25,6 +25,10 @@ use almasql::engine::demo::{self, GENERATOR_VERSION};
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
 
+/// The allocator of the `almasql` binary, so both columns run on the same.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Times the benchmark queries in-process.
 #[derive(Parser)]
 #[command(name = "inprocess")]

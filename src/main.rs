@@ -13,6 +13,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// SQL over ALMA operational data, served over the PostgreSQL wire protocol.
 #[derive(Debug, Parser)]
 #[command(name = "almasql", version, about)]

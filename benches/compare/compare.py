@@ -91,32 +91,38 @@ def default_pg_bin() -> Path:
     return found[-1] if found else preferred
 
 
-def build_inprocess() -> Path:
-    """Builds the `inprocess` bench binary of the root package (release,
-    bench profile) and returns its path: cargo names bench executables
-    release/deps/inprocess-<hash>, so the path comes from cargo's JSON
-    messages."""
+BENCH_BINS = ("inprocess", "stream_client")
+
+
+def build_bench_bins() -> dict[str, Path]:
+    """Builds the Rust bench binaries of the root package (release, bench
+    profile): `inprocess` (the in-process column) and `stream_client` (the
+    tokio-postgres streaming client); returns name -> path. Cargo names bench
+    executables release/deps/<name>-<hash>, so the paths come from cargo's
+    JSON messages."""
     cargo = shutil.which("cargo")
     if not cargo:
         raise Failure("--build-inprocess: cargo not found on PATH")
-    cmd = [cargo, "bench", "--workspace", "--bench", "inprocess", "--no-run", "--message-format=json"]
-    log(f"building the in-process bench binary: {' '.join(cmd[1:])}")
+    cmd = [cargo, "bench", "--workspace", *(a for b in BENCH_BINS for a in ("--bench", b)), "--no-run",
+           "--message-format=json"]
+    log(f"building the bench binaries: {' '.join(cmd[1:])}")
     # stdout: one JSON message per line; stderr (cargo's progress) goes to ours.
     r = subprocess.run(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    exe = None
+    exes = {}
     for line in r.stdout.splitlines():
         try:
             msg = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if (msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "inprocess"
-                and msg.get("executable")):
-            exe = Path(msg["executable"])
+        name = msg.get("target", {}).get("name")
+        if msg.get("reason") == "compiler-artifact" and name in BENCH_BINS and msg.get("executable"):
+            exes[name] = Path(msg["executable"])
     if r.returncode != 0:
         raise Failure(f"{' '.join(cmd[1:])} exited {r.returncode}")
-    if exe is None or not exe.exists():
-        raise Failure(f"{' '.join(cmd[1:])}: no executable for the bench target `inprocess` in cargo's output")
-    return exe
+    missing = [b for b in BENCH_BINS if b not in exes or not exes[b].exists()]
+    if missing:
+        raise Failure(f"{' '.join(cmd[1:])}: no executable for the bench target(s) {missing} in cargo's output")
+    return exes
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -137,9 +143,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="Rust bench binary (benches/inprocess.rs): <bin> --config C --data-dir D "
                         "--queries queries.json --repeat N --warmup W prints {name: [seconds, ...]}; "
                         "without it (or --build-inprocess) the column is skipped")
+    p.add_argument("--stream-client-bin", type=Path, default=None,
+                   help="Rust bench binary (benches/stream_client.rs) for the tokio-postgres streaming client; "
+                        "without it (or --build-inprocess) that client is skipped")
     p.add_argument("--build-inprocess", action="store_true",
-                   help="build the in-process bench binary first (cargo bench --bench inprocess --no-run) "
-                        "and use it; ignored when --inprocess-bin is given")
+                   help="build the Rust bench binaries first (cargo bench --bench inprocess --bench stream_client "
+                        "--no-run) and use them where --inprocess-bin / --stream-client-bin are not given")
     p.add_argument("--pg-bin", type=Path, default=default_pg_bin(),
                    help="PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin, else the newest)")
     p.add_argument("--pgbench", default=shutil.which("pgbench") or "/usr/bin/pgbench")
@@ -884,6 +893,8 @@ def run_tmcdb(runner: Runner, args, build: dict, failures: list) -> dict:
 STREAM_MODES = {
     "psycopg": "psycopg 3, binary, Cursor.stream(size=10 000): every row built as a Python tuple",
     "libpq": "psycopg's libpq wrapper, binary, chunked rows mode (10 000): rows counted, not converted",
+    "tokio-postgres": "tokio-postgres 0.7 (Rust, benches/stream_client.rs), extended protocol, binary results, "
+                      "rows received as they arrive and every value decoded",
 }
 
 
@@ -909,10 +920,48 @@ def _stream_libpq(conn, sql: str) -> int:
     return n
 
 
-def stream_once(dsn: str, server_pid_sql: str | None, server_pid: int | None, rows: int, mode: str) -> dict:
+def _stream_tokio_postgres(client_bin: Path, dsn: str, server_pid_sql: str | None, server_pid: int | None,
+                           sql: str) -> tuple[int, float, int, dict, RssSampler, dict]:
+    """Runs benches/stream_client.rs: it connects and reports the backend
+    pid, then streams when told to, so the sampler covers only the query."""
+    cmd = [str(client_bin), "--dsn", dsn, "--sql", sql]
+    if server_pid_sql:
+        cmd += ["--pid-sql", server_pid_sql]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        if not first:
+            raise Failure(f"stream_client: {proc.stderr.read()[-1500:]}")
+        pid = json.loads(first)["pid"] or server_pid
+        before = proc_status(pid)
+        with RssSampler(pid) as sampler:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            out, err = proc.communicate(timeout=600)
+        after = proc_status(pid)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if proc.returncode != 0:
+        raise Failure(f"stream_client exited {proc.returncode}: {err[-1500:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["rows"], result["seconds"], pid, before, sampler, after
+
+
+def stream_once(dsn: str, server_pid_sql: str | None, server_pid: int | None, rows: int, mode: str,
+                client_bin: Path | None = None) -> dict:
     import psycopg
 
     sql = qset.streaming_sql(rows)
+    if mode == "tokio-postgres":
+        n, secs, pid, before, sampler, after = _stream_tokio_postgres(client_bin, dsn, server_pid_sql, server_pid,
+                                                                       sql)
+        if n != rows:
+            raise Failure(f"streamed {n} rows, expected {rows}")
+        return {"rows": n, "mode": mode, "seconds": secs, "rows_per_s": n / secs,
+                "rss_before_kb": before.get("VmRSS"),
+                "rss_peak_during_kb": max(sampler.peak, after.get("VmRSS", 0)),
+                "vmhwm_after_kb": after.get("VmHWM"), "server_pid": pid}
     with psycopg.connect(dsn, autocommit=True) as conn:
         pid = conn.execute(server_pid_sql).fetchone()[0] if server_pid_sql else server_pid
         before = proc_status(pid)
@@ -932,11 +981,13 @@ def stream_once(dsn: str, server_pid_sql: str | None, server_pid: int | None, ro
 def run_streaming(args, alma: Almasql, pg: Postgres, failures: list) -> list:
     out = []
     for mode in STREAM_MODES:
+        if mode == "tokio-postgres" and not args.stream_client_bin:
+            continue
         for rows in args.stream_rows:
             for name, dsn, pid_sql, pid in (("almasql", alma.dsn, None, alma.pid),
                                             ("postgres", pg.dsn, "select pg_backend_pid()", None)):
                 try:
-                    r = stream_once(dsn, pid_sql, pid, rows, mode)
+                    r = stream_once(dsn, pid_sql, pid, rows, mode, args.stream_client_bin)
                     r["server"] = name
                     out.append(r)
                     log(f"stream {rows} rows from {name} ({mode}): {r['rows_per_s'] / 1e6:.2f} M rows/s, "
@@ -1255,9 +1306,11 @@ def main(argv=None) -> int:
     failures, notes = [], []
     if args.smoke:
         check_queries_json(failures)
-    if args.inprocess_bin is None and args.build_inprocess:
+    if args.build_inprocess and (args.inprocess_bin is None or args.stream_client_bin is None):
         try:
-            args.inprocess_bin = build_inprocess()
+            built = build_bench_bins()
+            args.inprocess_bin = args.inprocess_bin or built["inprocess"]
+            args.stream_client_bin = args.stream_client_bin or built["stream_client"]
         except Failure as exc:
             failures.append(str(exc))
             log(f"FAILED: {exc}")
@@ -1311,6 +1364,8 @@ def main(argv=None) -> int:
 
         # Streaming first: the almasql server is fresh, so its VmHWM means something.
         report["streaming"] = run_streaming(args, alma, pg, failures)
+        if not args.stream_client_bin:
+            notes.append("streaming with tokio-postgres: skipped (no --stream-client-bin or --build-inprocess given)")
 
         log("queries: checking results, then timing")
         runner = Runner(pg_conn, alma_conn, duck)

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod instance;
 pub mod materialized;
+pub mod optimizer;
 pub mod pg_compat;
 pub mod session;
 pub mod tables;
