@@ -7,6 +7,8 @@ use datafusion::config::ConfigOptions;
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, Operator};
 
+use super::is_utc;
+
 const NANOS_PER_DAY: i128 = 86_400_000_000_000;
 
 /// Rewrites `ts + interval`, `ts - interval` and `interval + ts`, for a
@@ -94,15 +96,6 @@ fn interval_parts(expr: &Expr) -> Option<(i32, i32, i64)> {
     }
 }
 
-/// Whether a time zone name is UTC under another spelling.
-fn is_utc(zone: &str) -> bool {
-    [
-        "UTC", "Z", "+00:00", "+0000", "+00", "Etc/UTC", "GMT", "Etc/GMT",
-    ]
-    .iter()
-    .any(|u| zone.eq_ignore_ascii_case(u))
-}
-
 /// `nanos` as a duration literal in `unit`, if exact and in range.
 fn duration_literal(nanos: i128, unit: TimeUnit) -> Option<ScalarValue> {
     let per = match unit {
@@ -125,63 +118,7 @@ fn duration_literal(nanos: i128, unit: TimeUnit) -> Option<ScalarValue> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    use datafusion::arrow::array::{RecordBatch, TimestampMicrosecondArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
-    use datafusion::arrow::util::pretty::pretty_format_batches;
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::SessionContext;
-
-    /// Instants around Chile's clock change of 2026-09-06 (00:00 local
-    /// becomes 01:00) and a few others, in µs since the epoch.
-    const INSTANTS: [i64; 4] = [
-        1_788_710_400_000_000, // 2026-09-06T16:00:00Z, 13:00 local (UTC-3) after the change
-        1_788_667_200_000_000, // 2026-09-06T04:00:00Z
-        1_767_225_600_000_000, // 2026-01-01T00:00:00Z
-        1_767_225_600_123_456, // with microseconds
-    ];
-
-    fn context(with_rewrite: bool) -> SessionContext {
-        let ctx = SessionContext::new();
-        if with_rewrite {
-            super::super::register(&ctx).unwrap();
-        }
-        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-        let chile = DataType::Timestamp(TimeUnit::Microsecond, Some("America/Santiago".into()));
-        let naive = DataType::Timestamp(TimeUnit::Microsecond, None);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("utc", utc, true),
-            Field::new("chile", chile, true),
-            Field::new("naive", naive, true),
-        ]));
-        let column = || TimestampMicrosecondArray::from(INSTANTS.to_vec());
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(column().with_timezone("UTC")),
-                Arc::new(column().with_timezone("America/Santiago")),
-                Arc::new(column()),
-            ],
-        )
-        .unwrap();
-        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
-        ctx.register_table("t", Arc::new(table)).unwrap();
-        ctx
-    }
-
-    async fn run(ctx: &SessionContext, sql: &str) -> String {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        pretty_format_batches(&batches).unwrap().to_string()
-    }
-
-    async fn optimized_plan(ctx: &SessionContext, sql: &str) -> String {
-        let df = ctx.sql(sql).await.unwrap();
-        let plan = ctx.state().optimize(df.logical_plan()).unwrap();
-        plan.display_indent().to_string()
-    }
+    use crate::optimizer::test_support::{context, optimized_plan, run};
 
     /// The same results (values and column names) with and without the
     /// rewrite, and the rewrite happens exactly where it is exact.
