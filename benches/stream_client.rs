@@ -12,8 +12,9 @@
 //! as they arrive, decodes every value of the streaming query's four columns
 //! (bigint, bigint, text, double precision), and prints
 //! `{"rows": N, "seconds": S, "first_row_seconds": F}`.
-//! Built by `compare.py --build-inprocess`; without `--sql` (plain
-//! `cargo bench`) it prints usage.
+//! An example target (`cargo build --release --example stream_client`, and
+//! every `cargo test`), so the smoke test of the harness runs it; built by
+//! `compare.py --build-inprocess`. Without `--sql` it prints usage.
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
@@ -36,9 +37,6 @@ struct Args {
     /// A query answering the server process id to report, for PostgreSQL.
     #[arg(long)]
     pid_sql: Option<String>,
-    /// Passed by `cargo bench`; ignored.
-    #[arg(long, hide = true)]
-    bench: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]

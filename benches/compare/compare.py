@@ -91,21 +91,14 @@ def default_pg_bin() -> Path:
     return found[-1] if found else preferred
 
 
-BENCH_BINS = ("inprocess", "stream_client")
-
-
-def build_bench_bins() -> dict[str, Path]:
-    """Builds the Rust bench binaries of the root package (release, bench
-    profile): `inprocess` (the in-process column) and `stream_client` (the
-    tokio-postgres streaming client); returns name -> path. Cargo names bench
-    executables release/deps/<name>-<hash>, so the paths come from cargo's
-    JSON messages."""
+def _cargo_executables(args: list[str], names: tuple[str, ...]) -> dict[str, Path]:
+    """Runs `cargo <args> --message-format=json` in the repository and
+    returns the executables of the targets `names` from cargo's messages."""
     cargo = shutil.which("cargo")
     if not cargo:
         raise Failure("--build-inprocess: cargo not found on PATH")
-    cmd = [cargo, "bench", "--workspace", *(a for b in BENCH_BINS for a in ("--bench", b)), "--no-run",
-           "--message-format=json"]
-    log(f"building the bench binaries: {' '.join(cmd[1:])}")
+    cmd = [cargo, *args, "--message-format=json"]
+    log(f"building: cargo {' '.join(cmd[1:])}")
     # stdout: one JSON message per line; stderr (cargo's progress) goes to ours.
     r = subprocess.run(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     exes = {}
@@ -115,14 +108,32 @@ def build_bench_bins() -> dict[str, Path]:
         except json.JSONDecodeError:
             continue
         name = msg.get("target", {}).get("name")
-        if msg.get("reason") == "compiler-artifact" and name in BENCH_BINS and msg.get("executable"):
+        if msg.get("reason") == "compiler-artifact" and name in names and msg.get("executable"):
             exes[name] = Path(msg["executable"])
     if r.returncode != 0:
-        raise Failure(f"{' '.join(cmd[1:])} exited {r.returncode}")
-    missing = [b for b in BENCH_BINS if b not in exes or not exes[b].exists()]
+        raise Failure(f"cargo {' '.join(cmd[1:])} exited {r.returncode}")
+    missing = [n for n in names if n not in exes or not exes[n].exists()]
     if missing:
-        raise Failure(f"{' '.join(cmd[1:])}: no executable for the bench target(s) {missing} in cargo's output")
+        raise Failure(f"cargo {' '.join(cmd[1:])}: no executable for {missing} in cargo's output")
     return exes
+
+
+def build_bench_bins() -> dict[str, Path]:
+    """Builds the Rust programs of the comparison and returns name -> path:
+    the `inprocess` bench (bench profile; cargo names it
+    release/deps/inprocess-<hash>) and the `stream_client` example (the
+    tokio-postgres streaming client, release/examples/stream_client)."""
+    exes = _cargo_executables(["bench", "--workspace", "--bench", "inprocess", "--no-run"], ("inprocess",))
+    exes.update(_cargo_executables(["build", "--release", "--workspace", "--example", "stream_client"],
+                                   ("stream_client",)))
+    return exes
+
+
+def default_stream_client() -> Path | None:
+    """The stream_client example if a release build made it (`cargo test
+    --release` and `cargo build --release --examples` do)."""
+    exe = target_dir() / "release" / "examples" / "stream_client"
+    return exe if exe.exists() else None
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -143,12 +154,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="Rust bench binary (benches/inprocess.rs): <bin> --config C --data-dir D "
                         "--queries queries.json --repeat N --warmup W prints {name: [seconds, ...]}; "
                         "without it (or --build-inprocess) the column is skipped")
-    p.add_argument("--stream-client-bin", type=Path, default=None,
-                   help="Rust bench binary (benches/stream_client.rs) for the tokio-postgres streaming client; "
-                        "without it (or --build-inprocess) that client is skipped")
+    p.add_argument("--stream-client-bin", type=Path, default=default_stream_client(),
+                   help="the tokio-postgres streaming client (example stream_client, benches/stream_client.rs; "
+                        "default: $CARGO_TARGET_DIR/release/examples/stream_client if built); without it that "
+                        "client is skipped")
     p.add_argument("--build-inprocess", action="store_true",
-                   help="build the Rust bench binaries first (cargo bench --bench inprocess --bench stream_client "
-                        "--no-run) and use them where --inprocess-bin / --stream-client-bin are not given")
+                   help="build the in-process bench binary and the streaming client first (cargo bench --bench "
+                        "inprocess --no-run; cargo build --release --example stream_client) and use them")
     p.add_argument("--pg-bin", type=Path, default=default_pg_bin(),
                    help="PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin, else the newest)")
     p.add_argument("--pgbench", default=shutil.which("pgbench") or "/usr/bin/pgbench")
@@ -1306,11 +1318,11 @@ def main(argv=None) -> int:
     failures, notes = [], []
     if args.smoke:
         check_queries_json(failures)
-    if args.build_inprocess and (args.inprocess_bin is None or args.stream_client_bin is None):
+    if args.build_inprocess:
         try:
             built = build_bench_bins()
             args.inprocess_bin = args.inprocess_bin or built["inprocess"]
-            args.stream_client_bin = args.stream_client_bin or built["stream_client"]
+            args.stream_client_bin = built["stream_client"]
         except Failure as exc:
             failures.append(str(exc))
             log(f"FAILED: {exc}")

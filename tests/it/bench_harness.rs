@@ -19,11 +19,21 @@ fn tail(text: &str) -> String {
 fn benchmark_harness_smoke_runs() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().expect("temporary directory");
+    // `cargo test` builds the examples beside the binary under test
+    let almasql = Path::new(env!("CARGO_BIN_EXE_almasql"));
+    let stream_client = almasql.with_file_name("examples").join("stream_client");
+    assert!(
+        stream_client.is_file(),
+        "{} was not built",
+        stream_client.display()
+    );
     let output = Command::new("python3")
         .arg("benches/compare/compare.py")
         .arg("--smoke")
         .arg("--almasql")
-        .arg(env!("CARGO_BIN_EXE_almasql"))
+        .arg(almasql)
+        .arg("--stream-client-bin")
+        .arg(&stream_client)
         .arg("--out")
         .arg(out.path())
         .current_dir(repo)
@@ -72,6 +82,19 @@ fn benchmark_harness_smoke_runs() {
             day["times"][variant]["median"].is_number(),
             "one_antenna_day: no {variant} time: {day}"
         );
+    }
+    // result streaming with each client from both servers, tokio-postgres
+    // (benches/stream_client.rs) included
+    let streams = report["streaming"].as_array().expect("streaming results");
+    for mode in ["psycopg", "libpq", "tokio-postgres"] {
+        for server in ["almasql", "postgres"] {
+            assert!(
+                streams.iter().any(|s| s["mode"] == mode
+                    && s["server"] == server
+                    && s["rows_per_s"].is_number()),
+                "no {mode} streaming from {server}: {streams:?}"
+            );
+        }
     }
     assert_eq!(report["failures"], Value::Array(vec![]));
 }
