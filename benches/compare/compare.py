@@ -155,7 +155,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "--queries queries.json --repeat N --warmup W prints {name: [seconds, ...]}; "
                         "without it (or --build-inprocess) the column is skipped")
     p.add_argument("--stream-client-bin", type=Path, default=default_stream_client(),
-                   help="the tokio-postgres streaming client (example stream_client, benches/stream_client.rs; "
+                   help="the tokio-postgres streaming client (example stream_client, benches/compare/stream_client.rs; "
                         "default: $CARGO_TARGET_DIR/release/examples/stream_client if built); without it that "
                         "client is skipped")
     p.add_argument("--build-inprocess", action="store_true",
@@ -905,7 +905,7 @@ def run_tmcdb(runner: Runner, args, build: dict, failures: list) -> dict:
 STREAM_MODES = {
     "psycopg": "psycopg 3, binary, Cursor.stream(size=10 000): every row built as a Python tuple",
     "libpq": "psycopg's libpq wrapper, binary, chunked rows mode (10 000): rows counted, not converted",
-    "tokio-postgres": "tokio-postgres 0.7 (Rust, benches/stream_client.rs), extended protocol, binary results, "
+    "tokio-postgres": "tokio-postgres 0.7 (Rust, benches/compare/stream_client.rs), extended protocol, binary results, "
                       "rows received as they arrive and every value decoded",
 }
 
@@ -934,7 +934,7 @@ def _stream_libpq(conn, sql: str) -> int:
 
 def _stream_tokio_postgres(client_bin: Path, dsn: str, server_pid_sql: str | None, server_pid: int | None,
                            sql: str) -> tuple[int, float, int, dict, RssSampler, dict]:
-    """Runs benches/stream_client.rs: it connects and reports the backend
+    """Runs benches/compare/stream_client.rs: it connects and reports the backend
     pid, then streams when told to, so the sampler covers only the query."""
     cmd = [str(client_bin), "--dsn", dsn, "--sql", sql]
     if server_pid_sql:

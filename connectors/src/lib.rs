@@ -30,6 +30,8 @@ pub mod monitor_text;
 pub mod object_stores;
 pub mod postgres;
 pub mod scan;
+#[cfg(test)]
+mod test_support;
 pub mod tmcdb;
 
 pub use error::{ConnectorError, Result};

@@ -627,7 +627,7 @@ mod tests {
     use super::*;
 
     fn reference_path() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/tables.md")
+        crate::test_support::manifest_dir().join("../docs/tables.md")
     }
 
     #[test]

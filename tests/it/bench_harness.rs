@@ -17,7 +17,7 @@ fn tail(text: &str) -> String {
 
 #[test]
 fn benchmark_harness_smoke_runs() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = &crate::common::repo_dir();
     let out = tempfile::tempdir().expect("temporary directory");
     // `cargo test` builds the examples beside the binary under test
     let almasql = Path::new(env!("CARGO_BIN_EXE_almasql"));
@@ -84,7 +84,7 @@ fn benchmark_harness_smoke_runs() {
         );
     }
     // result streaming with each client from both servers, tokio-postgres
-    // (benches/stream_client.rs) included
+    // (benches/compare/stream_client.rs) included
     let streams = report["streaming"].as_array().expect("streaming results");
     for mode in ["psycopg", "libpq", "tokio-postgres"] {
         for server in ["almasql", "postgres"] {

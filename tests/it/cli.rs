@@ -150,7 +150,7 @@ fn bad_config_is_rejected_naming_the_key_and_file() {
 
 #[test]
 fn example_config_is_valid_and_serves_its_sources() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = &crate::common::repo_dir();
     let tmp = tempfile::tempdir().unwrap();
     // The example's paths are relative to the working directory: run it from
     // one where ./almasql-data is the shared test dataset.

@@ -11,13 +11,13 @@
 //! always says what does not work.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::common::TestServer;
 
 fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+    crate::common::repo_dir().join("tests/clients")
 }
 
 /// The known gaps of `script`: check name → reason.

@@ -8,6 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The repository: Cargo's `CARGO_MANIFEST_DIR` of this run, which is this
+/// checkout's even when a checkout sharing the target directory built the
+/// test binary; else the build's.
+pub fn repo_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
+}
+
 /// The `almasql` binary under test.
 pub fn almasql() -> Command {
     Command::new(env!("CARGO_BIN_EXE_almasql"))

@@ -12,10 +12,7 @@ use crate::common::{TestServer, data_dir};
 
 /// The real ACS sample: 300 records (its README gives the level counts).
 fn fixture() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/acs-logs/jlog-test.xml"
-    ))
+    crate::common::repo_dir().join("tests/fixtures/acs-logs/jlog-test.xml")
 }
 
 fn manifest() -> serde_json::Value {
@@ -581,10 +578,8 @@ http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), Replay).serve_f
 async fn jira_rest_source_pushes_escaped_jql() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("replay.py"), JIRA_REPLAY).unwrap();
-    let page = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/jira/server-search-sampleproject.json"
-    ));
+    let page =
+        crate::common::repo_dir().join("tests/fixtures/jira/server-search-sampleproject.json");
     let page = page.to_str().unwrap().to_string();
     let jira = PythonServer::start(
         &["replay.py", &page],

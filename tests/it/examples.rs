@@ -2,7 +2,6 @@
 //! the demo generator planted (its constants are the expected answers).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use almasql::engine::demo::{DOMINANT_LO2, EXECUTIVE_SHARES, PLANTED_DRIFTS, STALE_CALIBRATORS};
 use tokio_postgres::Row;
@@ -10,9 +9,7 @@ use tokio_postgres::Row;
 use crate::common::TestServer;
 
 async fn run_example(client: &tokio_postgres::Client, name: &str) -> Vec<Row> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sql/examples")
-        .join(name);
+    let path = crate::common::repo_dir().join("sql/examples").join(name);
     let sql = std::fs::read_to_string(&path).unwrap();
     client
         .query(sql.as_str(), &[])

@@ -137,11 +137,20 @@ fn render_function(out: &mut String, f: &AlmaFunction) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+
+    /// The package's directory: Cargo's `CARGO_MANIFEST_DIR` of this run, which
+    /// is this checkout's even when a checkout sharing the target directory
+    /// built the binary; else the build's.
+    fn manifest_dir() -> std::path::PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        )
+    }
 
     #[test]
     fn docs_functions_md_is_up_to_date() {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/functions.md");
+        let path = manifest_dir().join("../docs/functions.md");
         let rendered = render_markdown();
         if std::env::var_os("UPDATE_DOCS").is_some() {
             std::fs::write(&path, &rendered).expect("write docs/functions.md");

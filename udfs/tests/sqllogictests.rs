@@ -113,9 +113,19 @@ fn row_strings(batch: &RecordBatch) -> Result<Vec<Vec<String>>> {
     Ok(rows)
 }
 
+/// The package's directory: Cargo's `CARGO_MANIFEST_DIR` of this run, which
+/// is this checkout's even when a checkout sharing the target directory
+/// built the binary; else the build's.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    )
+}
+
 #[tokio::test]
 async fn slt_files() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
+    let dir = manifest_dir().join("tests/slt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .flatten()
@@ -194,7 +204,7 @@ async fn documented_examples_print_the_documented_result() {
 // ---------------------------------------------------------------------------
 
 fn reference() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/reference.json");
+    let path = manifest_dir().join("tests/reference/reference.json");
     let text = std::fs::read_to_string(&path).expect("read reference.json");
     serde_json::from_str(&text).expect("parse reference.json")
 }

@@ -9,10 +9,9 @@ use arrow::datatypes::{Int32Type, TimestampMicrosecondType};
 
 use super::*;
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../tests/fixtures/acs-logs/jlog-test.xml"
-);
+fn fixture() -> std::path::PathBuf {
+    crate::test_support::manifest_dir().join("../tests/fixtures/acs-logs/jlog-test.xml")
+}
 
 /// Everything a reader produced.
 struct Out {
@@ -98,7 +97,7 @@ fn some(s: &str) -> Option<String> {
 
 #[test]
 fn fixture_levels_times_and_values() {
-    let bytes = std::fs::read(FIXTURE).unwrap();
+    let bytes = std::fs::read(fixture()).unwrap();
     let out = read(&bytes);
     assert_eq!(out.skipped, vec![]);
     assert_eq!(out.batch.num_rows(), 300);
@@ -199,7 +198,7 @@ fn fixture_levels_times_and_values() {
 
 #[test]
 fn fixture_in_tiny_reads_and_gzip() {
-    let bytes = std::fs::read(FIXTURE).unwrap();
+    let bytes = std::fs::read(fixture()).unwrap();
     let whole = read(&bytes);
     let tiny = read_with(
         Trickle {

@@ -15,14 +15,14 @@ use super::client::RetryPolicy;
 use super::*;
 use server::{Reply, Request, TestServer};
 
-/// The recorded JIRA answers (a copy of `shared/fixtures/jira`).
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/jira");
-
 const TOKEN: &str = "s3cr3t-T0KEN-value";
 
 fn fixture(name: &str) -> (String, Vec<u8>) {
-    let path = format!("{FIXTURES}/{name}");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // the recorded JIRA answers (a copy of `shared/fixtures/jira`)
+    let path = crate::test_support::manifest_dir()
+        .join("../tests/fixtures/jira")
+        .join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (name.to_string(), bytes)
 }
 
