@@ -118,15 +118,18 @@ def _cargo_executables(args: list[str], names: tuple[str, ...]) -> dict[str, Pat
     return exes
 
 
-def build_bench_bins() -> dict[str, Path]:
-    """Builds the Rust programs of the comparison and returns name -> path:
-    the `inprocess` bench (bench profile; cargo names it
-    release/deps/inprocess-<hash>) and the `stream_client` example (the
-    tokio-postgres streaming client, release/examples/stream_client)."""
-    exes = _cargo_executables(["bench", "--workspace", "--bench", "inprocess", "--no-run"], ("inprocess",))
-    exes.update(_cargo_executables(["build", "--release", "--workspace", "--example", "stream_client"],
-                                   ("stream_client",)))
-    return exes
+def build_inprocess() -> Path:
+    """Builds the `inprocess` bench (bench profile; cargo names it
+    release/deps/inprocess-<hash>) and returns its path."""
+    return _cargo_executables(["bench", "--workspace", "--bench", "inprocess", "--no-run"],
+                              ("inprocess",))["inprocess"]
+
+
+def build_stream_client() -> Path:
+    """Builds the `stream_client` example (the tokio-postgres streaming
+    client, release/examples/stream_client) and returns its path."""
+    return _cargo_executables(["build", "--release", "--workspace", "--example", "stream_client"],
+                              ("stream_client",))["stream_client"]
 
 
 def default_stream_client() -> Path | None:
@@ -154,13 +157,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="Rust bench binary (benches/inprocess.rs): <bin> --config C --data-dir D "
                         "--queries queries.json --repeat N --warmup W prints {name: [seconds, ...]}; "
                         "without it (or --build-inprocess) the column is skipped")
-    p.add_argument("--stream-client-bin", type=Path, default=default_stream_client(),
+    p.add_argument("--stream-client-bin", type=Path, default=None,
                    help="the tokio-postgres streaming client (example stream_client, benches/compare/stream_client.rs; "
                         "default: $CARGO_TARGET_DIR/release/examples/stream_client if built); without it that "
                         "client is skipped")
     p.add_argument("--build-inprocess", action="store_true",
-                   help="build the in-process bench binary and the streaming client first (cargo bench --bench "
-                        "inprocess --no-run; cargo build --release --example stream_client) and use them")
+                   help="build the in-process bench binary and the streaming client first where --inprocess-bin / "
+                        "--stream-client-bin do not name them (cargo bench --bench inprocess --no-run; cargo build "
+                        "--release --example stream_client)")
     p.add_argument("--pg-bin", type=Path, default=default_pg_bin(),
                    help="PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin, else the newest)")
     p.add_argument("--pgbench", default=shutil.which("pgbench") or "/usr/bin/pgbench")
@@ -936,7 +940,7 @@ def _stream_tokio_postgres(client_bin: Path, dsn: str, server_pid_sql: str | Non
                            sql: str) -> tuple[int, float, int, dict, RssSampler, dict]:
     """Runs benches/compare/stream_client.rs: it connects and reports the backend
     pid, then streams when told to, so the sampler covers only the query."""
-    cmd = [str(client_bin), "--dsn", dsn, "--sql", sql]
+    cmd = [str(client_bin), "--dsn", f"{dsn} connect_timeout=10", "--sql", sql]
     if server_pid_sql:
         cmd += ["--pid-sql", server_pid_sql]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -954,6 +958,7 @@ def _stream_tokio_postgres(client_bin: Path, dsn: str, server_pid_sql: str | Non
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     if proc.returncode != 0:
         raise Failure(f"stream_client exited {proc.returncode}: {err[-1500:]}")
     result = json.loads(out.strip().splitlines()[-1])
@@ -1318,14 +1323,15 @@ def main(argv=None) -> int:
     failures, notes = [], []
     if args.smoke:
         check_queries_json(failures)
-    if args.build_inprocess:
-        try:
-            built = build_bench_bins()
-            args.inprocess_bin = args.inprocess_bin or built["inprocess"]
-            args.stream_client_bin = built["stream_client"]
-        except Failure as exc:
-            failures.append(str(exc))
-            log(f"FAILED: {exc}")
+    for attr, build in (("inprocess_bin", build_inprocess), ("stream_client_bin", build_stream_client)):
+        if args.build_inprocess and getattr(args, attr) is None:
+            try:
+                setattr(args, attr, build())
+            except Failure as exc:
+                failures.append(str(exc))
+                log(f"FAILED: {exc}")
+    if args.stream_client_bin is None:
+        args.stream_client_bin = default_stream_client()
     keep = args.workdir is not None
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="almasql-bench-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

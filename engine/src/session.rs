@@ -49,7 +49,7 @@ pub async fn build_session(
         // `::timestamptz` are timestamps with a zone
         .set_str("datafusion.execution.time_zone", "UTC");
     let ctx = SessionContext::new_with_config_rt(session_config, runtime_env(config)?);
-    crate::optimizer::register(&ctx)?;
+    crate::optimizer::register(&ctx);
 
     almasql_udfs::register_all(&ctx)?;
     ctx.register_udf(almasql_connectors::tmcdb::udf::monitor_clob_samples_udf());

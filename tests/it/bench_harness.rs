@@ -19,9 +19,25 @@ fn tail(text: &str) -> String {
 fn benchmark_harness_smoke_runs() {
     let repo = &crate::common::repo_dir();
     let out = tempfile::tempdir().expect("temporary directory");
-    // `cargo test` builds the examples beside the binary under test
+    // the tokio-postgres streaming client: `cargo test` builds the examples
+    // beside the binary under test
     let almasql = Path::new(env!("CARGO_BIN_EXE_almasql"));
     let stream_client = almasql.with_file_name("examples").join("stream_client");
+    if !stream_client.is_file() {
+        // `cargo test --test it` alone does not build the examples
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--example", "stream_client"])
+            .current_dir(repo);
+        if almasql.parent().and_then(Path::file_name) == Some("release".as_ref()) {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo");
+        assert!(
+            status.success(),
+            "cargo build --example stream_client: {status}"
+        );
+    }
     assert!(
         stream_client.is_file(),
         "{} was not built",

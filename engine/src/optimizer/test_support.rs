@@ -24,7 +24,7 @@ const INSTANTS: [i64; 5] = [
 pub fn context(with_rewrites: bool) -> SessionContext {
     let ctx = SessionContext::new();
     if with_rewrites {
-        super::register(&ctx).unwrap();
+        super::register(&ctx);
     }
     let zone = |z: Option<&str>| DataType::Timestamp(TimeUnit::Microsecond, z.map(Into::into));
     let schema = Arc::new(Schema::new(vec![
