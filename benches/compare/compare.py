@@ -973,20 +973,15 @@ def stream_once(dsn: str, server_pid_sql: str | None, server_pid: int | None, ro
     if mode == "tokio-postgres":
         n, secs, pid, before, sampler, after = _stream_tokio_postgres(client_bin, dsn, server_pid_sql, server_pid,
                                                                        sql)
-        if n != rows:
-            raise Failure(f"streamed {n} rows, expected {rows}")
-        return {"rows": n, "mode": mode, "seconds": secs, "rows_per_s": n / secs,
-                "rss_before_kb": before.get("VmRSS"),
-                "rss_peak_during_kb": max(sampler.peak, after.get("VmRSS", 0)),
-                "vmhwm_after_kb": after.get("VmHWM"), "server_pid": pid}
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        pid = conn.execute(server_pid_sql).fetchone()[0] if server_pid_sql else server_pid
-        before = proc_status(pid)
-        with RssSampler(pid) as sampler:
-            t0 = time.perf_counter()
-            n = (_stream_psycopg if mode == "psycopg" else _stream_libpq)(conn, sql)
-            secs = time.perf_counter() - t0
-        after = proc_status(pid)
+    else:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            pid = conn.execute(server_pid_sql).fetchone()[0] if server_pid_sql else server_pid
+            before = proc_status(pid)
+            with RssSampler(pid) as sampler:
+                t0 = time.perf_counter()
+                n = (_stream_psycopg if mode == "psycopg" else _stream_libpq)(conn, sql)
+                secs = time.perf_counter() - t0
+            after = proc_status(pid)
     if n != rows:
         raise Failure(f"streamed {n} rows, expected {rows}")
     return {"rows": n, "mode": mode, "seconds": secs, "rows_per_s": n / secs,
