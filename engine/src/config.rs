@@ -160,10 +160,27 @@ pub struct LimitsConfig {
     /// Directory for spill files (default: `<data_dir>/spill`).
     #[serde(default)]
     pub spill_dir: Option<PathBuf>,
+    /// Statement plans kept for reuse across statements and connections
+    /// (least recently used go first); 0 turns the cache off and leaves every
+    /// statement to datafusion-postgres, which plans it afresh.
+    #[serde(default = "default_plan_cache")]
+    pub plan_cache: u64,
+    /// How long a directory listing of a file table is reused before the
+    /// directory is listed again (new files show up within it).
+    #[serde(default = "default_file_listing_ttl")]
+    pub file_listing_ttl: TimeSpan,
 }
 
 fn default_max_connections() -> usize {
     100
+}
+
+fn default_plan_cache() -> u64 {
+    1024
+}
+
+fn default_file_listing_ttl() -> TimeSpan {
+    TimeSpan::parse("10 s").expect("a valid span")
 }
 
 impl Default for LimitsConfig {
@@ -172,6 +189,8 @@ impl Default for LimitsConfig {
             max_connections: default_max_connections(),
             memory: None,
             spill_dir: None,
+            plan_cache: default_plan_cache(),
+            file_listing_ttl: default_file_listing_ttl(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod instance;
 pub mod materialized;
 pub mod optimizer;
 pub mod pg_compat;
+pub mod plan_cache;
 pub mod session;
 pub mod tables;
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
@@ -48,7 +50,13 @@ pub async fn build_session(
         // as a PostgreSQL server whose TimeZone is UTC: `now()` and
         // `::timestamptz` are timestamps with a zone
         .set_str("datafusion.execution.time_zone", "UTC");
-    let ctx = SessionContext::new_with_config_rt(session_config, runtime_env(config)?);
+    let state = SessionStateBuilder::new()
+        .with_config(session_config)
+        .with_runtime_env(runtime_env(config)?)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(crate::optimizer::ShortPolls))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     crate::optimizer::register(&ctx);
 
     almasql_udfs::register_all(&ctx)?;
@@ -89,7 +97,13 @@ pub async fn build_session(
 /// The runtime of the session: with `[limits] memory`, a memory pool shared
 /// fairly by the running queries, spilling into `spill_dir`.
 fn runtime_env(config: &Config) -> Result<Arc<RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new();
+    // DataFusion keeps directory listings (without an expiry by default)
+    // and Parquet statistics and footers, so a scan of an unchanged table
+    // lists nothing and reads no footer; listings expire after
+    // `limits.file_listing_ttl`, so that new files are seen
+    let caches = CacheManagerConfig::default()
+        .with_list_files_cache_ttl(Some(config.limits.file_listing_ttl.duration()));
+    let mut builder = RuntimeEnvBuilder::new().with_cache_manager(caches);
     if let Some(memory) = config.limits.memory {
         let spill_dir = config
             .limits

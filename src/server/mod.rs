@@ -6,12 +6,15 @@
 //! SQLSTATE codes for errors ([`sqlstate`]), streaming `Execute`, cancel,
 //! graceful shutdown and a listener the caller owns.
 
+mod cancel;
 mod compat;
+mod plans;
 pub mod sessions;
 pub mod sqlstate;
 mod startup;
 mod statements;
 mod streaming;
+mod text;
 pub mod tls;
 pub mod users;
 
@@ -20,11 +23,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use almasql_engine::plan_cache::PlanCache;
 use almasql_engine::{Config, MaterializedViews};
 use datafusion::prelude::SessionContext;
 use datafusion_postgres::pgwire;
 use pgwire::api::auth::StartupHandler;
-use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::{
     ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers, RandomPidSecretKeyGenerator,
@@ -34,6 +38,7 @@ use pgwire::tokio::TlsAcceptor;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use cancel::{AlmaCancel, CancelRegistry};
 use sessions::{SessionRegistry, SessionsTable};
 use startup::AlmaStartup;
 use statements::AlmaSimpleQuery;
@@ -75,10 +80,12 @@ impl Server {
         let shared = Arc::new(Shared {
             users,
             connections: Arc::new(ConnectionManager::new()),
+            cancels: Arc::new(CancelRegistry::default()),
             pids: RandomPidSecretKeyGenerator::default(),
             sessions,
             tls_required: config.tls.as_ref().is_some_and(|t| t.required),
             max_connections: config.limits.max_connections,
+            plans: PlanCache::new(config.limits.plan_cache),
         });
         Ok(Self {
             handlers: Arc::new(AlmaHandlers::new(shared, materialized)),
@@ -170,10 +177,14 @@ fn register_sessions_table(ctx: &SessionContext, sessions: &Arc<SessionRegistry>
 pub(crate) struct Shared {
     users: Users,
     connections: Arc<ConnectionManager>,
+    /// The cancel slots of the connections ([`cancel`]).
+    cancels: Arc<CancelRegistry>,
     pids: RandomPidSecretKeyGenerator,
     sessions: Arc<SessionRegistry>,
     tls_required: bool,
     max_connections: usize,
+    /// Statement plans, shared by all connections ([`plans`]).
+    plans: PlanCache,
 }
 
 /// The pgwire handlers of almasql.
@@ -181,7 +192,7 @@ struct AlmaHandlers {
     shared: Arc<Shared>,
     simple: Arc<AlmaSimpleQuery>,
     extended: Arc<StreamingExtendedHandler>,
-    cancel: Arc<DefaultCancelHandler>,
+    cancel: Arc<AlmaCancel>,
     errors: Arc<SqlStateErrors>,
 }
 
@@ -193,7 +204,10 @@ impl AlmaHandlers {
                 materialized.clone(),
             )),
             simple: Arc::new(AlmaSimpleQuery::new(shared.clone(), materialized)),
-            cancel: Arc::new(DefaultCancelHandler::new(shared.connections.clone())),
+            cancel: Arc::new(AlmaCancel {
+                registry: shared.cancels.clone(),
+                connections: shared.connections.clone(),
+            }),
             errors: Arc::new(SqlStateErrors),
             shared,
         }

@@ -96,6 +96,9 @@ impl AlmaStartup {
     {
         let (pid, secret) = self.shared.pids.generate(&*client);
         client.set_pid_and_secret_key(pid, secret.clone());
+        let (slot, cancel_guard) = self.shared.cancels.register(pid, &secret);
+        client.session_extensions().insert(slot);
+        client.session_extensions().insert(cancel_guard);
         let (handle, guard) = self.shared.connections.register(pid, secret);
         client
             .session_extensions()

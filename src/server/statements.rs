@@ -11,21 +11,26 @@ use almasql_engine::{
 };
 use async_trait::async_trait;
 use datafusion_postgres::pgwire;
+use futures::channel::oneshot;
 use futures::future::{Either, select};
 use futures::{Sink, SinkExt};
 use pgwire::api::copy::send_copy_out_response;
+use pgwire::api::portal::Format;
 use pgwire::api::query::{
     SimpleQueryHandler, send_execution_response, send_query_response, send_ready_for_query,
 };
 use pgwire::api::results::{Response, Tag};
+use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, PgWireConnectionState};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 
 use super::Shared;
+use super::cancel::CancelSlot;
+use super::plans;
 use super::users::denied;
 
 /// Simple-query handler: materialized-view statements here, the rest to
@@ -55,9 +60,38 @@ pub(crate) fn timed_out() -> PgWireError {
     )))
 }
 
+/// The connection's cancel slot ([`super::cancel`]).
+fn cancel_slot<C: ClientInfo + ?Sized>(client: &C) -> Option<Arc<CancelSlot>> {
+    client
+        .session_extensions()
+        .get::<Arc<CancelSlot>>()
+        .map(|slot| (*slot).clone())
+}
+
+/// A statement is being parsed: a cancel from now on stops it.
+pub(crate) fn cancel_from_parse<C: ClientInfo + ?Sized>(client: &C) {
+    if let Some(slot) = cancel_slot(client) {
+        slot.start_at_parse();
+    }
+}
+
+/// The cancel receiver of the statement about to execute.
+pub(crate) fn cancel_for_execute<C: ClientInfo + ?Sized>(
+    client: &C,
+) -> Option<oneshot::Receiver<()>> {
+    cancel_slot(client).map(|slot| slot.for_execute())
+}
+
+/// The statement ended: later cancels wait for the next one.
+pub(crate) fn cancel_finished<C: ClientInfo + ?Sized>(client: &C) {
+    if let Some(slot) = cancel_slot(client) {
+        slot.finish();
+    }
+}
+
 /// Runs `work` until it ends, the client cancels it, or the timeout expires.
 pub(crate) async fn cancellable<F, T>(
-    cancel: Option<futures::channel::oneshot::Receiver<()>>,
+    cancel: Option<oneshot::Receiver<()>>,
     timeout: Option<Duration>,
     work: F,
 ) -> PgWireResult<T>
@@ -210,10 +244,7 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
         client.set_state(PgWireConnectionState::QueryInProgress);
         let pid = client.pid_and_secret_key().0;
         self.shared.sessions.query_started(pid, &query.query);
-        let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
-            Some(handle) => Some(handle.start_query().await),
-            None => None,
-        };
+        let cancel = cancel_slot(client).map(|slot| slot.start());
         let timeout = statement_timeout(client);
         let text = query.query;
         let result = cancellable(cancel, timeout, async {
@@ -225,6 +256,7 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
         })
         .await;
         self.shared.sessions.query_finished(pid);
+        cancel_finished(client);
         let status = result?;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
@@ -239,13 +271,67 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let service = self.shared.users.service_for(client)?;
+        let conn = self.shared.users.connection(client)?;
+        let key = plans::parse_key(&conn, query, &[]);
+        let plan_path = self.shared.plans.is_enabled()
+            && client.transaction_status() != TransactionStatus::Error;
+        if plan_path
+            && let Some((text, Some((statement, plan)))) =
+                plans::parsed(&self.shared.plans, &conn, &key).await
+        {
+            let rows = plans::run_query(
+                &self.shared.plans,
+                &conn,
+                client,
+                &text,
+                &statement,
+                &plan,
+                None,
+                &Format::UnifiedText,
+            )
+            .await?;
+            return Ok(vec![Response::Query(rows)]);
+        }
         let rewritten = almasql_engine::pg_compat::rewrite::rewrite_sql(query, &[]);
         let query = rewritten.as_deref().unwrap_or(query);
         let statements = split_statements(query);
         if statements.iter().all(|s| parse_statement(s).is_none()) {
-            return service.do_query(client, query).await;
+            if statements.len() == 1 && plan_path {
+                let parsed = conn.parser().parse_sql(client, query, &[]).await;
+                if let Ok(parsed) = parsed
+                    && let Some((text, Some((statement, plan)))) = &parsed
+                {
+                    if plans::takes_plan_path(&self.shared.plans, client, statement) {
+                        plans::keep_parsed(&self.shared.plans, &conn, key, &parsed).await;
+                        let rows = plans::run_query(
+                            &self.shared.plans,
+                            &conn,
+                            client,
+                            text,
+                            statement,
+                            plan,
+                            None,
+                            &Format::UnifiedText,
+                        )
+                        .await?;
+                        return Ok(vec![Response::Query(rows)]);
+                    }
+                    let changes = plans::may_change_settings(statement);
+                    let responses = conn.service.do_query(client, query).await;
+                    if changes && responses.is_ok() {
+                        conn.settings_changed();
+                    }
+                    return responses;
+                }
+            }
+            let responses = conn.service.do_query(client, query).await;
+            if responses.is_ok() {
+                conn.settings_changed();
+            }
+            return responses;
         }
+        let service = conn.service.clone();
+        conn.settings_changed();
         if !self.shared.users.is_admin(client) {
             return Err(denied(
                 "permission denied: only admin users may create, refresh or drop materialized views",

@@ -15,26 +15,27 @@ use std::sync::Arc;
 use almasql_engine::{MaterializedViews, parse_statement};
 use async_trait::async_trait;
 use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::Parser;
 use datafusion_postgres::pgwire;
-use datafusion_postgres::{DfSessionService, Parser};
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, send_query_response};
 use pgwire::api::results::{FieldInfo, Response};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::{Entry, PortalStore};
-use pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, PgWireConnectionState, Type,
-};
+use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::Execute;
+use plans::DfStatement;
 
 use super::Shared;
-use super::statements::{cancellable, run_materialized, statement_timeout};
+use super::plans;
+use super::statements::{
+    cancel_finished, cancel_for_execute, cancel_from_parse, cancellable, run_materialized,
+    statement_timeout,
+};
 use super::users::denied;
-
-type DfStatement = <DfSessionService as ExtendedQueryHandler>::Statement;
 
 /// The extended-query handler of almasql: the user's `DfSessionService`
 /// with streaming `Execute`, cancel and `statement_timeout` over the whole
@@ -80,13 +81,22 @@ impl QueryParser for AlmaParser {
         if parse_statement(sql).is_some() {
             return Ok(Some((sql.to_string(), None)));
         }
-        let service = self.shared.users.service_for(client)?;
-        let parser: Arc<Parser> = service.query_parser();
-        let declared: Vec<Option<&str>> = types.iter().map(declared_type).collect();
-        match almasql_engine::pg_compat::rewrite::rewrite_sql(sql, &declared) {
-            Some(rewritten) => parser.parse_sql(client, &rewritten, types).await,
-            None => parser.parse_sql(client, sql, types).await,
+        cancel_from_parse(client);
+        let conn = self.shared.users.connection(client)?;
+        let key = plans::parse_key(&conn, sql, types);
+        if self.shared.plans.is_enabled()
+            && let Some(found) = plans::parsed(&self.shared.plans, &conn, &key).await
+        {
+            return Ok(Some(found));
         }
+        let parser: Arc<Parser> = conn.service.query_parser();
+        let declared: Vec<Option<&str>> = types.iter().map(declared_type).collect();
+        let parsed = match almasql_engine::pg_compat::rewrite::rewrite_sql(sql, &declared) {
+            Some(rewritten) => parser.parse_sql(client, &rewritten, types).await?,
+            None => parser.parse_sql(client, sql, types).await?,
+        };
+        plans::keep_parsed(&self.shared.plans, &conn, key, &parsed).await;
+        Ok(parsed)
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
@@ -162,8 +172,30 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
             }
             return run_materialized(&self.materialized, parsed).await;
         }
-        let service = self.shared.users.service_for(client)?;
-        service.do_query(client, portal, max_rows).await
+        let conn = self.shared.users.connection(client)?;
+        if let (text, Some((statement, plan))) = &portal.statement.statement
+            && plans::takes_plan_path(&self.shared.plans, client, statement)
+        {
+            let rows = plans::run_query(
+                &self.shared.plans,
+                &conn,
+                client,
+                text,
+                statement,
+                plan,
+                Some(portal),
+                &portal.result_column_format,
+            )
+            .await?;
+            return Ok(Response::Query(rows));
+        }
+        let result = conn.service.do_query(client, portal, max_rows).await;
+        if let (_, Some((statement, _))) = &portal.statement.statement
+            && plans::may_change_settings(statement)
+        {
+            conn.settings_changed();
+        }
+        result
     }
 
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
@@ -192,10 +224,7 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
         let transaction_status = client.transaction_status();
         client.set_state(PgWireConnectionState::QueryInProgress);
 
-        let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
-            Some(handle) => Some(handle.start_query().await),
-            None => None,
-        };
+        let cancel = cancel_for_execute(client);
         let pid = client.pid_and_secret_key().0;
         self.shared
             .sessions
@@ -221,6 +250,7 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
         };
         let result = cancellable(cancel, timeout, result).await;
         self.shared.sessions.query_finished(pid);
+        cancel_finished(client);
         *portal.state().lock().await = PortalExecutionState::Finished;
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(transaction_status);

@@ -9,6 +9,7 @@
 //! read-only over its sources) and view DDL from users who are not admins.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::compat::CompatHook;
@@ -105,16 +106,29 @@ impl Users {
         &self,
         client: &C,
     ) -> PgWireResult<Arc<DfSessionService>> {
-        if let Some(found) = client.session_extensions().get::<ConnectionService>() {
-            return Ok(found.0.clone());
+        Ok(self.connection(client)?.service.clone())
+    }
+
+    /// The client's connection: its session service and session, made on
+    /// its first statement.
+    pub fn connection<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Arc<Connection>> {
+        if let Some(found) = client.session_extensions().get::<Connection>() {
+            return Ok(found);
         }
-        let ctx = self.user_context(client.metadata().get("user").map(String::as_str))?;
-        let own = SessionContext::new_with_state(ctx.state());
-        let created = Arc::new(service(Arc::new(own), self.hook.clone()));
-        client
+        let user = client.metadata().get("user").map(String::as_str);
+        let ctx = self.user_context(user)?;
+        // plans are shared by the connections of one catalog and user
+        // until a connection changes its settings
+        let shared_scope = format!("{:p}/{}", Arc::as_ptr(&ctx), user.unwrap_or(""));
+        let own = Arc::new(SessionContext::new_with_state(ctx.state()));
+        let created = Connection {
+            service: Arc::new(service(own.clone(), self.hook.clone())),
+            ctx: own,
+            scope: Mutex::new(shared_scope.into()),
+        };
+        Ok(client
             .session_extensions()
-            .insert(ConnectionService(created.clone()));
-        Ok(created)
+            .get_or_insert_with(move || created))
     }
 
     /// The session whose catalog the user sees.
@@ -150,8 +164,39 @@ impl Users {
     }
 }
 
-/// A connection's session service, kept in its session extensions.
-struct ConnectionService(Arc<DfSessionService>);
+/// A connection's session service and session, kept in its session
+/// extensions.
+pub struct Connection {
+    pub service: Arc<DfSessionService>,
+    /// The connection's own session (its `SET`s change only it).
+    pub ctx: Arc<SessionContext>,
+    /// The scope of its plans in the server's plan cache.
+    scope: Mutex<Arc<str>>,
+}
+
+impl Connection {
+    /// The connection's statement parser.
+    pub fn parser(&self) -> Arc<datafusion_postgres::Parser> {
+        use pgwire::api::query::ExtendedQueryHandler;
+        self.service.query_parser()
+    }
+
+    /// The scope of this connection's plans in the plan cache: shared with
+    /// the other connections of its user until it changes a setting.
+    pub fn plan_scope(&self) -> Arc<str> {
+        self.scope.lock().expect("lock").clone()
+    }
+
+    /// Records that a statement may have changed the session's settings
+    /// (`SET`, `RESET`, ...): its later plans are its own.
+    pub fn settings_changed(&self) {
+        static CHANGES: AtomicU64 = AtomicU64::new(0);
+        let n = CHANGES.fetch_add(1, Ordering::Relaxed);
+        let mut scope = self.scope.lock().expect("lock");
+        let shared = scope.split('#').next().unwrap_or_default().to_string();
+        *scope = format!("{shared}#{n}").into();
+    }
+}
 
 fn service(ctx: Arc<SessionContext>, access: Arc<AccessHook>) -> DfSessionService {
     DfSessionService::new_with_hooks(

@@ -1,7 +1,9 @@
 //! Plan rewrites almasql adds to DataFusion's analyzer: the same results,
-//! computed a faster way.
+//! computed a faster way; and [`ShortPolls`], a physical rule that keeps
+//! joins cancellable.
 
 mod interval_to_duration;
+mod short_polls;
 #[cfg(test)]
 mod test_support;
 mod utc_date_trunc;
@@ -18,6 +20,7 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::prelude::SessionContext;
 
 pub use interval_to_duration::interval_to_duration;
+pub use short_polls::{PAIRS_PER_SLICE, ShortPolls, YieldingExec};
 pub use utc_date_trunc::utc_date_trunc;
 
 /// Adds almasql's rewrites to `ctx`'s analyzer, after DataFusion's own
