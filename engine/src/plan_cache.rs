@@ -32,7 +32,8 @@
 //! let entry = CachedPlan::new(&state, (**ast).clone(), plan).await;
 //! cache.insert(key.clone(), entry.clone());
 //! let found = cache.get(&state, &key).await.expect("cached");
-//! let stream = execute(&state, &found.optimized(&state)?).await?;
+//! let optimized = found.optimized(&state)?;
+//! let stream = execute(&state, &optimized).await?;
 //! let batches = datafusion::physical_plan::common::collect(stream).await?;
 //! assert_eq!(batches[0].num_rows(), 1);
 //! # Ok::<_, datafusion::error::DataFusionError>(())
