@@ -149,6 +149,8 @@ impl PlanCache {
 pub struct CachedPlan {
     /// The statement as parsed.
     pub statement: Statement,
+    /// The statement printed again (what a prepared statement's text is).
+    pub text: String,
     /// Its logical plan as planned from SQL, with placeholders.
     pub plan: LogicalPlan,
     /// The providers of the tables it names, as they were at planning;
@@ -166,6 +168,7 @@ impl CachedPlan {
         let tables = pin_tables(state, &statement).await;
         let reusable = only_immutable_functions(&plan);
         Arc::new(Self {
+            text: statement.to_string(),
             statement,
             plan,
             tables,

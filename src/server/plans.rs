@@ -79,32 +79,56 @@ pub(crate) async fn parsed(
     cache: &PlanCache,
     conn: &Connection,
     key: &PlanKey,
-) -> Option<DfStatement> {
-    let state = conn.ctx.state();
-    let found = cache.get(&state, key).await?;
-    Some((
-        found.statement.to_string(),
-        Some((found.statement.clone(), found.plan.clone())),
-    ))
+) -> Option<Arc<CachedPlan>> {
+    cache.get(&conn.ctx.state(), key).await
 }
 
-/// Keeps a `Parse` result for later `Parse`s of the same text, if it is
-/// a query.
+/// A prepared statement as datafusion-postgres stores it, from a cache
+/// entry.
+pub(crate) fn as_statement(entry: &CachedPlan) -> DfStatement {
+    (
+        entry.text.clone(),
+        Some((entry.statement.clone(), entry.plan.clone())),
+    )
+}
+
+/// Keeps a `Parse` result for later `Parse`s of the same text (and for
+/// its `Execute`s), if it is a query; returns the entry.
 pub(crate) async fn keep_parsed(
     cache: &PlanCache,
     conn: &Connection,
     key: PlanKey,
     parsed: &Option<DfStatement>,
-) {
+) -> Option<Arc<CachedPlan>> {
     if !cache.is_enabled() {
-        return;
+        return None;
     }
-    if let Some((text, Some((statement @ Statement::Query(_), plan)))) = parsed {
-        let state = conn.ctx.state();
-        let entry = CachedPlan::new(&state, statement.clone(), plan.clone()).await;
-        cache.insert(text_key(conn, text), entry.clone());
-        cache.insert(key, entry);
+    let Some((text, Some((statement @ Statement::Query(_), plan)))) = parsed else {
+        return None;
+    };
+    let entry = CachedPlan::new(&conn.ctx.state(), statement.clone(), plan.clone()).await;
+    cache.insert(text_key(conn, text), entry.clone());
+    cache.insert(key, entry.clone());
+    Some(entry)
+}
+
+/// The cache entry of a prepared statement at `Execute`: the one kept by
+/// its `Parse` if it is still current, else a new one.
+pub(crate) async fn entry_for(
+    cache: &PlanCache,
+    conn: &Connection,
+    text: &str,
+    statement: &Statement,
+    plan: &LogicalPlan,
+) -> Arc<CachedPlan> {
+    let state = conn.ctx.state();
+    let key = text_key(conn, text);
+    if let Some(found) = cache.get(&state, &key).await {
+        return found;
     }
+    let entry = CachedPlan::new(&state, statement.clone(), plan.clone()).await;
+    cache.insert(key, entry.clone());
+    entry
 }
 
 /// Whether a statement can take the cached-plan path: a query, outside a
@@ -132,29 +156,15 @@ pub(crate) fn may_change_settings(statement: &Statement) -> bool {
     )
 }
 
-/// Runs a query statement planned as `plan` (from `Parse`, or parsed for
-/// a simple query), with the parameters of `portal` if it has any.
-#[allow(clippy::too_many_arguments)]
+/// Runs a cached query, with the parameters of `portal` if it has any.
 pub(crate) async fn run_query<C: ClientInfo + ?Sized>(
-    cache: &PlanCache,
     conn: &Connection,
     client: &C,
-    text: &str,
-    statement: &Statement,
-    plan: &LogicalPlan,
+    entry: &CachedPlan,
     portal: Option<&Portal<DfStatement>>,
     format: &Format,
 ) -> PgWireResult<QueryResponse> {
     let state = conn.ctx.state();
-    let key = text_key(conn, text);
-    let entry = match cache.get(&state, &key).await {
-        Some(found) => found,
-        None => {
-            let entry = CachedPlan::new(&state, statement.clone(), plan.clone()).await;
-            cache.insert(key, entry.clone());
-            entry
-        }
-    };
     let optimized = entry.optimized(&state).map_err(api)?;
     let bound = match portal {
         Some(portal) => {

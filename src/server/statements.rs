@@ -275,47 +275,34 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
         let key = plans::parse_key(&conn, query, &[]);
         let plan_path = self.shared.plans.is_enabled()
             && client.transaction_status() != TransactionStatus::Error;
-        if plan_path
-            && let Some((text, Some((statement, plan)))) =
-                plans::parsed(&self.shared.plans, &conn, &key).await
-        {
-            let rows = plans::run_query(
-                &self.shared.plans,
-                &conn,
-                client,
-                &text,
-                &statement,
-                &plan,
-                None,
-                &Format::UnifiedText,
-            )
-            .await?;
-            return Ok(vec![Response::Query(rows)]);
-        }
-        let rewritten = almasql_engine::pg_compat::rewrite::rewrite_sql(query, &[]);
+        let cached = if plan_path {
+            plans::parsed(&self.shared.plans, &conn, &key).await
+        } else {
+            None
+        };
+        let rewritten = match cached {
+            Some(_) => None,
+            None => almasql_engine::pg_compat::rewrite::rewrite_sql(query, &[]),
+        };
         let query = rewritten.as_deref().unwrap_or(query);
-        let statements = split_statements(query);
-        if statements.iter().all(|s| parse_statement(s).is_none()) {
-            if statements.len() == 1 && plan_path {
-                let parsed = conn.parser().parse_sql(client, query, &[]).await;
-                if let Ok(parsed) = parsed
-                    && let Some((text, Some((statement, plan)))) = &parsed
-                {
-                    if plans::takes_plan_path(&self.shared.plans, client, statement) {
-                        plans::keep_parsed(&self.shared.plans, &conn, key, &parsed).await;
-                        let rows = plans::run_query(
-                            &self.shared.plans,
-                            &conn,
-                            client,
-                            text,
-                            statement,
-                            plan,
-                            None,
-                            &Format::UnifiedText,
-                        )
-                        .await?;
-                        return Ok(vec![Response::Query(rows)]);
-                    }
+        let statements = match cached {
+            Some(_) => vec![],
+            None => split_statements(query),
+        };
+        let mut entry = cached;
+        if entry.is_none()
+            && plan_path
+            && statements.len() == 1
+            && parse_statement(&statements[0]).is_none()
+        {
+            // one statement, not ours: parsed here so that a query is
+            // planned once and kept
+            if let Ok(parsed) = conn.parser().parse_sql(client, query, &[]).await
+                && let Some((_, Some((statement, _)))) = &parsed
+            {
+                if plans::takes_plan_path(&self.shared.plans, client, statement) {
+                    entry = plans::keep_parsed(&self.shared.plans, &conn, key, &parsed).await;
+                } else {
                     let changes = plans::may_change_settings(statement);
                     let responses = conn.service.do_query(client, query).await;
                     if changes && responses.is_ok() {
@@ -324,6 +311,14 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
                     return responses;
                 }
             }
+        }
+        if let Some(entry) = entry {
+            let rows = plans::run_query(&conn, client, &entry, None, &Format::UnifiedText).await?;
+            return Ok(vec![Response::Query(rows)]);
+        }
+        if statements.iter().all(|s| parse_statement(s).is_none()) {
+            // several statements, or one that did not parse here: a
+            // `SET` among them may have changed the settings
             let responses = conn.service.do_query(client, query).await;
             if responses.is_ok() {
                 conn.settings_changed();

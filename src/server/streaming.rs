@@ -87,7 +87,7 @@ impl QueryParser for AlmaParser {
         if self.shared.plans.is_enabled()
             && let Some(found) = plans::parsed(&self.shared.plans, &conn, &key).await
         {
-            return Ok(Some(found));
+            return Ok(Some(plans::as_statement(&found)));
         }
         let parser: Arc<Parser> = conn.service.query_parser();
         let declared: Vec<Option<&str>> = types.iter().map(declared_type).collect();
@@ -176,17 +176,9 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
         if let (text, Some((statement, plan))) = &portal.statement.statement
             && plans::takes_plan_path(&self.shared.plans, client, statement)
         {
-            let rows = plans::run_query(
-                &self.shared.plans,
-                &conn,
-                client,
-                text,
-                statement,
-                plan,
-                Some(portal),
-                &portal.result_column_format,
-            )
-            .await?;
+            let entry = plans::entry_for(&self.shared.plans, &conn, text, statement, plan).await;
+            let format = &portal.result_column_format;
+            let rows = plans::run_query(&conn, client, &entry, Some(portal), format).await?;
             return Ok(Response::Query(rows));
         }
         let result = conn.service.do_query(client, portal, max_rows).await;

@@ -151,9 +151,8 @@ fn format_timestamp(out: &mut String, micros: i64, zone: &Zone) -> Option<()> {
         seconds % 60
     );
     if fraction != 0 {
-        let digits = format!("{fraction:06}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
+        let _ = write!(out, ".{fraction:06}");
+        out.truncate(out.trim_end_matches('0').len());
     }
     if let Some(offset) = offset {
         let sign = if offset < 0 { '-' } else { '+' };
