@@ -34,7 +34,7 @@ use almasql_connectors::postgres::PostgresOptions;
 use serde::Deserialize;
 
 use crate::error::{EngineError, Result};
-use crate::materialized::{MvName, MvOptions, RefreshMode, TimeSpan};
+use crate::mv_definition::{MvName, MvOptions, RefreshMode, TimeSpan};
 
 /// The default address the server listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
@@ -763,5 +763,81 @@ mod tests {
     fn bad_table_name_is_rejected() {
         let e = err("[[sources]]\nname = \"nodot\"\nkind = \"json\"\nlocation = \"/x\"");
         assert!(e.contains("sources[0].name"), "{e}");
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const EXAMPLE: &str = include_str!("../../config/almasql.example.toml");
+
+        /// Pieces of configuration text that reach past the TOML syntax.
+        const FRAGMENTS: &[&str] = &[
+            "[[sources]]\n",
+            "[[materialized_views]]\n",
+            "[server]\n",
+            "[limits]\n",
+            "[[users]]\n",
+            "name = \"a.b\"\n",
+            "kind = \"acs_log\"\n",
+            "kind = \"nope\"\n",
+            "location = \"/x\"\n",
+            "refresh = \"5 min\"\n",
+            "refresh = \"-1 s\"\n",
+            "memory = \"1 GiB\"\n",
+            "memory = 12\n",
+            "port = 70000\n",
+            "query = \"select 1\"\n",
+            "=",
+            "\"",
+            "[",
+            "\n",
+        ];
+
+        fn check(text: &str) -> Result<(), TestCaseError> {
+            match Config::from_toml(text, "test.toml") {
+                Ok(_) => Ok(()),
+                Err(EngineError::Config { origin, .. }) => {
+                    prop_assert_eq!(origin, "test.toml");
+                    Ok(())
+                }
+                Err(other) => {
+                    prop_assert!(false, "not a configuration error: {other}");
+                    Ok(())
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// The example configuration with a piece cut out and another
+            /// put in anywhere is read or refused with a configuration
+            /// error naming it, never a panic.
+            #[test]
+            fn edited_configurations_read_or_fail_cleanly(
+                cut in (0usize..EXAMPLE.len(), 0usize..200),
+                at in 0usize..EXAMPLE.len(),
+                insert in prop_oneof![
+                    proptest::sample::select(FRAGMENTS).prop_map(str::to_string),
+                    "\\PC{0,12}",
+                ],
+            ) {
+                let mut text: Vec<char> = EXAMPLE.chars().collect();
+                let start = cut.0.min(text.len());
+                let end = (start + cut.1).min(text.len());
+                text.drain(start..end);
+                let at = at.min(text.len());
+                text.splice(at..at, insert.chars());
+                check(&text.into_iter().collect::<String>())?;
+            }
+
+            /// Any text at all.
+            #[test]
+            fn any_text_reads_or_fails_cleanly(text in "\\PC{0,64}") {
+                check(&text)?;
+            }
+        }
     }
 }

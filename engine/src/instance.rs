@@ -49,8 +49,13 @@ impl Session {
     /// `session.materialized().start_scheduler()` and keep the handle.
     pub async fn open(ctx: SessionContext, config: &Config) -> Result<Self> {
         let catalog = views::install(&ctx, &config.data_dir)?;
-        let materialized =
-            MaterializedViews::open(&ctx, &config.data_dir, &config.materialized_views).await?;
+        let materialized = MaterializedViews::open(
+            &ctx,
+            catalog.plain(),
+            &config.data_dir,
+            &config.materialized_views,
+        )
+        .await?;
         let broken_views = catalog.replay(&ctx).await?;
         materialized.plan_unpopulated().await?;
         Ok(Self {

@@ -8,12 +8,14 @@
 
 pub mod access;
 pub mod auth;
+mod catalog_files;
 pub mod config;
 pub mod dashboards;
 pub mod demo;
 pub mod error;
 pub mod instance;
 pub mod materialized;
+pub mod mv_definition;
 pub mod optimizer;
 pub mod pg_compat;
 pub mod plan_cache;

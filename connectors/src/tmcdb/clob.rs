@@ -1217,6 +1217,105 @@ mod tests {
         assert_eq!((s.len(), r.malformed), (1, 0));
         assert_eq!(s.value.value(0), 5.0);
     }
+
+    mod properties {
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const DATA_TYPES: &[&str] = &[
+            "double",
+            "float",
+            "boolean",
+            "integer",
+            "enum",
+            "string",
+            "clob",
+            "doubleSeq",
+            "float[]",
+            "sequence<long>",
+        ];
+
+        /// Pieces of CLOBs, well-formed and not.
+        fn clob() -> impl Strategy<Value = Option<String>> {
+            let piece = prop_oneof![
+                Just("|".to_string()),
+                Just(" ".to_string()),
+                Just("\n".to_string()),
+                Just("135000000000000000".to_string()),
+                Just("-1".to_string()),
+                Just("99999999999999999999999".to_string()),
+                Just("NaN".to_string()),
+                Just("1.5e308".to_string()),
+                Just("1e999".to_string()),
+                any::<i64>().prop_map(|v| v.to_string()),
+                any::<f64>().prop_map(|v| v.to_string()),
+                "[ -~\u{e9}]{0,6}",
+            ];
+            proptest::option::weighted(0.9, vec(piece, 0..24).prop_map(|p| p.concat()))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Any text decodes without a panic: malformed slots are
+            /// counted, the first few described, and every row is a sample.
+            #[test]
+            fn any_clob_decodes_without_failing(
+                clobs in vec(clob(), 0..6),
+                data_type in proptest::sample::select(DATA_TYPES),
+                max_reported in 0usize..4,
+                from in proptest::option::of(any::<i64>()),
+            ) {
+                let array = StringArray::from(clobs);
+                let options = DecodeOptions { max_reported, time_from_ns: from, time_to_ns: None };
+                let (samples, report) =
+                    decode_clobs(&array, PointType::parse(data_type).unwrap(), options);
+                prop_assert_eq!(samples.len() as u64, report.rows);
+                prop_assert!(report.samples <= report.rows);
+                prop_assert_eq!(
+                    report.examples.len() as u64,
+                    report.malformed.min(max_reported as u64)
+                );
+                prop_assert!(samples.block.values().iter().all(|&b| (b as usize) < array.len()));
+            }
+
+            /// Encoding samples and decoding the CLOB gives them back
+            /// (times at ACS's 100 ns resolution).
+            #[test]
+            fn encoded_samples_decode_to_themselves(
+                samples in vec(
+                    (0i64..4_000_000_000_000_000_000, vec(any::<f64>().prop_filter("finite", |v| v.is_finite()), 1..4)),
+                    1..20,
+                ),
+            ) {
+                let samples: Vec<Sample> = samples
+                    .into_iter()
+                    .map(|(t, values)| Sample {
+                        time_ns: t / 100 * 100,
+                        values: values.into_iter().map(SampleValue::Double).collect(),
+                    })
+                    .collect();
+                let clob = encode(&samples).expect("finite values encode");
+                let (decoded, report) = decode(&[Some(&clob)], "doubleSeq");
+                prop_assert_eq!(report.malformed, 0);
+                let expected: Vec<(i64, u32, f64)> = samples
+                    .iter()
+                    .flat_map(|s| {
+                        s.values.iter().enumerate().map(move |(i, v)| match v {
+                            SampleValue::Double(v) => (s.time_ns, i as u32, *v),
+                            _ => unreachable!(),
+                        })
+                    })
+                    .collect();
+                let actual: Vec<(i64, u32, f64)> = (0..decoded.len())
+                    .map(|i| (decoded.time.value(i), decoded.index.value(i), decoded.value.value(i)))
+                    .collect();
+                prop_assert_eq!(actual, expected);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

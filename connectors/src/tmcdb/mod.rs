@@ -51,7 +51,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use datafusion_table_providers::sql::db_connection_pool::postgrespool::PostgresConnectionPool;
+use datafusion_table_providers_postgres::pool::PostgresConnectionPool;
 use futures::StreamExt;
 
 use crate::error::ConnectorError;
@@ -102,7 +102,7 @@ impl Tmcdb {
     /// A pooled connection with the search path on the remote schema.
     async fn client(
         &self,
-    ) -> DfResult<datafusion_table_providers::postgres::conn::PostgresConnection> {
+    ) -> DfResult<datafusion_table_providers_postgres::conn::PostgresConnection> {
         let conn = self
             .pool
             .connect_direct()

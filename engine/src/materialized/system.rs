@@ -18,9 +18,9 @@ use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
 
-use super::parse::MvName;
 use super::table::MvState;
 use crate::error::{EngineError, Result};
+use crate::mv_definition::MvName;
 
 /// The schema the system tables are in.
 pub const SYSTEM_SCHEMA: &str = "almasql";

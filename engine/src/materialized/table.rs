@@ -13,8 +13,8 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
-use super::parse::{MvName, MvOptions};
 use super::storage::{Manifest, Storage};
+use crate::mv_definition::{MvName, MvOptions};
 
 /// Where a materialized view's definition comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

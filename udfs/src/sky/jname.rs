@@ -136,4 +136,53 @@ mod tests {
             assert_eq!(parse_jname(text), None, "{text}");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            /// Any text gives `None` or coordinates on the sky, never a panic.
+            #[test]
+            fn any_text_parses_to_nothing_or_the_sky(
+                text in prop_oneof!["J[0-9.+\\- ]{0,18}", "\\PC{0,20}", "[ J]?[0-9\u{660}-\u{669}]{2,8}[+-][0-9]{2,8}"],
+            ) {
+                if let Some((ra, dec)) = parse_jname(&text) {
+                    prop_assert!((0.0..360.0).contains(&ra), "{text}: ra {ra}");
+                    prop_assert!((-90.0..=90.0).contains(&dec), "{text}: dec {dec}");
+                }
+            }
+
+            /// A J-name written from sexagesimal fields reads back as them.
+            #[test]
+            fn written_jnames_read_back(
+                (h, m, s) in (0u32..24, 0u32..60, 0u32..60),
+                (d, dm, ds) in (0u32..90, 0u32..60, 0u32..60),
+                south in any::<bool>(),
+                seconds in any::<bool>(),
+            ) {
+                let sign = if south { '-' } else { '+' };
+                let (text, ra_h, dec_d) = if seconds {
+                    (
+                        format!("J{h:02}{m:02}{s:02}{sign}{d:02}{dm:02}{ds:02}"),
+                        f64::from(h) + f64::from(m) / 60.0 + f64::from(s) / 3600.0,
+                        f64::from(d) + f64::from(dm) / 60.0 + f64::from(ds) / 3600.0,
+                    )
+                } else {
+                    (
+                        format!("J{h:02}{m:02}{sign}{d:02}{dm:02}"),
+                        f64::from(h) + f64::from(m) / 60.0,
+                        f64::from(d) + f64::from(dm) / 60.0,
+                    )
+                };
+                let (ra, dec) = parse_jname(&text).expect("a J-name");
+                prop_assert!((ra - 15.0 * ra_h).abs() < 1e-9, "{text}");
+                let dec_expected = if south { -dec_d } else { dec_d };
+                prop_assert!((dec - dec_expected).abs() < 1e-9, "{text}");
+            }
+        }
+    }
 }

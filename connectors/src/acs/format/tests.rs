@@ -936,3 +936,160 @@ fn reader_is_send() {
     let reader = AcsBatchReader::new(std::io::empty(), "t", AcsScanOptions::default()).unwrap();
     send(&reader);
 }
+
+// ------------------------------------------------------------- properties
+
+mod properties {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Pieces of ACS logs, well-formed and not, for inputs that reach deep
+    /// into the parser (uniformly random bytes rarely get past the first
+    /// `<`).
+    const FRAGMENTS: &[&str] = &[
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>",
+        "<?xml version=\"1.0\"?>",
+        "<Log>",
+        "</Log>",
+        "<Header Name=\"n\" Type=\"LOGFILE\" />",
+        "<Info",
+        "<Trace",
+        "<Error",
+        "</Info>",
+        "</Trace>",
+        " TimeStamp=\"2026-01-01T10:00:00.123\"",
+        " TimeStamp='2026-01-01T10:00:00+05:00'",
+        " TimeStamp=\"2026-13-45T99:00:00\"",
+        " Line=\"12\"",
+        " Line=abc",
+        " Host=\"h&amp;\"",
+        "=",
+        "\"",
+        ">",
+        "/>",
+        "<![CDATA[",
+        "]]>",
+        "&amp;",
+        "&lt;",
+        "&#x41;",
+        "&#1114112;",
+        "&bogus;",
+        "&",
+        "<",
+        "<Data Name=\"k\">",
+        "<Data>",
+        "</Data>",
+        "<b>",
+        "text",
+        "\n",
+        "\r\n",
+        " ",
+        "\u{e9}",
+        "\u{ff}",
+    ];
+
+    fn fragment() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => proptest::sample::select(FRAGMENTS).prop_map(|f| f.as_bytes().to_vec()),
+            1 => vec(any::<u8>(), 1..8),
+        ]
+    }
+
+    /// One item of a generated log.
+    #[derive(Debug, Clone)]
+    enum Item {
+        /// A well-formed record with this message, as CDATA or as text.
+        Record { message: String, cdata: bool },
+        /// Text between records.
+        Text(String),
+        /// One of the demo generator's broken records.
+        Broken(usize),
+    }
+
+    fn item() -> impl Strategy<Value = Item> {
+        prop_oneof![
+            3 => ("[ -~\u{a0}-\u{24f}\t\n]{1,40}", any::<bool>())
+                .prop_map(|(message, cdata)| Item::Record { message, cdata }),
+            1 => "[a-zA-Z0-9.,;:!?]{1,10}( [a-zA-Z0-9.,;:!?]{1,10}){0,3}".prop_map(Item::Text),
+            1 => (0..DEMO_BROKEN.len()).prop_map(Item::Broken),
+        ]
+    }
+
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Whatever the bytes and however they arrive, reading ends without
+        /// a panic or an error, and rows are only made of records read.
+        #[test]
+        fn any_input_is_read_without_failing(
+            pieces in vec(fragment(), 0..64),
+            step in 1usize..64,
+            batch_size in 1usize..16,
+        ) {
+            let input = pieces.concat();
+            let options = AcsScanOptions { batch_size, ..AcsScanOptions::default() };
+            let out = read_with(Trickle { data: &input, step }, options.clone());
+            prop_assert!(out.batch.num_rows() as u64 <= out.records_read);
+            prop_assert!(out.sizes.iter().all(|&n| n <= batch_size));
+            // The same content in one read gives the same rows and skips.
+            let whole = read_with(Cursor::new(input.clone()), options);
+            prop_assert_eq!(&out.batch, &whole.batch);
+            prop_assert_eq!(out.reasons(), whole.reasons());
+        }
+
+        /// Every well-formed record survives the garbage and broken records
+        /// around it, with its message intact, and each piece of garbage is
+        /// reported once.
+        #[test]
+        fn records_survive_the_garbage_around_them(
+            items in vec(item(), 0..40),
+            step in 1usize..512,
+            batch_size in 1usize..8,
+        ) {
+            let mut input = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Log>\n");
+            let mut messages = vec![];
+            let mut garbage = 0;
+            let mut after_garbage = false;
+            for item in items {
+                match item {
+                    Item::Record { message, cdata } => {
+                        let body = if cdata && !message.contains("]]>") {
+                            format!("<![CDATA[{message}]]>")
+                        } else {
+                            escape(&message)
+                        };
+                        input.push_str(&rec("Info", TS, " Host=\"h\"", Some(&body)));
+                        messages.push(Some(message));
+                        after_garbage = false;
+                    }
+                    // Two pieces of garbage in a row may be reported as one.
+                    _ if after_garbage => continue,
+                    Item::Text(text) => {
+                        input.push_str(&text);
+                        garbage += 1;
+                        after_garbage = true;
+                    }
+                    Item::Broken(i) => {
+                        input.push_str(DEMO_BROKEN[i].0);
+                        garbage += 1;
+                        after_garbage = true;
+                    }
+                }
+                input.push('\n');
+            }
+            input.push_str("</Log>\n");
+            let options = AcsScanOptions { batch_size, ..AcsScanOptions::default() };
+            let out = read_with(Trickle { data: input.as_bytes(), step }, options);
+            prop_assert_eq!(out.strs("message"), messages);
+            prop_assert_eq!(out.skipped.len(), garbage, "{:?}", out.reasons());
+        }
+    }
+}

@@ -2075,3 +2075,182 @@ mod server {
         })
     }
 }
+
+mod properties {
+    use std::collections::HashSet;
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON numbers are finite", |v| v.is_finite())
+                .prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ]
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                vec(inner.clone(), 0..4).prop_map(Value::from),
+                vec(
+                    (
+                        prop_oneof![
+                            Just("type".to_string()),
+                            Just("content".to_string()),
+                            Just("text".to_string()),
+                            "[a-z]{1,6}"
+                        ],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A field value: the right shape (`good`) or anything.
+    fn field(good: impl Strategy<Value = Value> + 'static) -> impl Strategy<Value = Option<Value>> {
+        proptest::option::of(prop_oneof![3 => good.boxed(), 1 => json().boxed()])
+    }
+
+    fn timestamp() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(json!("2024-03-01T12:00:00.000+0000")),
+            Just(json!("2011-12-15T15:35:06.123+1300")),
+            Just(json!("2024-03-01T12:00:00Z")),
+            Just(Value::Null),
+        ]
+    }
+
+    fn named() -> impl Strategy<Value = Value> {
+        "[A-Za-z ]{1,8}".prop_map(|n| json!({"name": n, "key": n, "displayName": n}))
+    }
+
+    fn issue() -> impl Strategy<Value = Value> {
+        let id = proptest::option::of(prop_oneof![
+            (0u32..20).prop_map(|i| json!(i.to_string())),
+            (0u32..20).prop_map(|i| json!(i)),
+            leaf(),
+        ]);
+        let key = proptest::option::of(prop_oneof![
+            3 => (0u32..20).prop_map(|i| json!(format!("PRTSPR-{i}"))),
+            1 => leaf(),
+        ]);
+        let fields = (
+            field("\\PC{0,20}".prop_map(Value::from)),
+            field(prop_oneof![
+                "\\PC{0,20}".prop_map(Value::from),
+                json().prop_map(|c| json!({"type": "doc", "content": [c]})),
+            ]),
+            field(vec("[a-z]{1,6}".prop_map(Value::from), 0..3).prop_map(Value::from)),
+            field(vec(named(), 0..3).prop_map(Value::from)),
+            field(named()),
+            field(timestamp()),
+            field(timestamp()),
+            field(timestamp()),
+        )
+            .prop_map(
+                |(summary, description, labels, components, status, created, updated, resolved)| {
+                    let mut fields = serde_json::Map::new();
+                    for (name, value) in [
+                        ("summary", summary),
+                        ("description", description),
+                        ("labels", labels),
+                        ("components", components),
+                        ("status", status),
+                        ("created", created),
+                        ("updated", updated),
+                        ("resolutiondate", resolved),
+                    ] {
+                        if let Some(v) = value {
+                            fields.insert(name.to_string(), v);
+                        }
+                    }
+                    Value::Object(fields)
+                },
+            );
+        (id, key, fields).prop_map(|(id, key, fields)| {
+            let mut issue = serde_json::Map::new();
+            if let Some(id) = id {
+                issue.insert("id".into(), id);
+            }
+            if let Some(key) = key {
+                issue.insert("key".into(), key);
+            }
+            issue.insert("fields".into(), fields);
+            Value::Object(issue)
+        })
+    }
+
+    /// Whether the connector can read `issue`: an id, a key and timestamps
+    /// that are absent, null or JIRA timestamps.
+    fn readable(issue: &Value) -> bool {
+        let fields = &issue["fields"];
+        matches!(issue.get("id"), Some(Value::String(_) | Value::Number(_)))
+            && issue.get("key").is_some_and(Value::is_string)
+            && ["created", "updated", "resolutiondate"]
+                .iter()
+                .all(|f| match fields.get(f) {
+                    None | Some(Value::Null) => true,
+                    Some(Value::String(s)) => parse_jira_timestamp(s).is_some(),
+                    Some(_) => false,
+                })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// An exported page of any issues gives every distinct issue as a
+        /// row, or an error naming the file when one cannot be read.
+        #[test]
+        fn any_export_page_reads_or_names_the_file(issues in vec(issue(), 0..12)) {
+            let mut seen = HashSet::new();
+            let unique: Vec<&Value> = issues
+                .iter()
+                .filter(|i| {
+                    let id = i.get("id").map(Value::to_string).unwrap_or_default();
+                    id.is_empty() || seen.insert(id)
+                })
+                .collect();
+            let page = serde_json::to_vec(&json!({"issues": issues})).unwrap();
+            let result = export_batches(
+                vec![("page.json".to_string(), page)],
+                &JiraQuery::default(),
+                &AntennaRule::default(),
+            );
+            if unique.iter().all(|i| readable(i)) {
+                prop_assert_eq!(rows(&result.unwrap()), unique.len());
+            } else {
+                match result {
+                    Err(JiraError::Export { file, .. }) => prop_assert_eq!(file, "page.json"),
+                    other => prop_assert!(false, "expected an export error, got {:?}", other),
+                }
+            }
+        }
+
+        /// Bytes that are not a search page are an error naming the file.
+        #[test]
+        fn any_bytes_read_or_name_the_file(
+            bytes in prop_oneof![vec(any::<u8>(), 0..64), json().prop_map(|v| serde_json::to_vec(&v).unwrap())],
+        ) {
+            match export_batches(
+                vec![("x.json".to_string(), bytes)],
+                &JiraQuery::default(),
+                &AntennaRule::default(),
+            ) {
+                Ok(_) => {}
+                Err(JiraError::Export { file, .. }) => prop_assert_eq!(file, "x.json"),
+                Err(other) => prop_assert!(false, "unexpected error {other}"),
+            }
+        }
+    }
+}
