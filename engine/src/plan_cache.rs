@@ -33,7 +33,7 @@
 //! cache.insert(key.clone(), entry.clone());
 //! let found = cache.get(&state, &key).await.expect("cached");
 //! let optimized = found.optimized(&state)?;
-//! let stream = execute(&state, &optimized).await?;
+//! let stream = execute(&state, state.task_ctx(), &optimized).await?;
 //! let batches = datafusion::physical_plan::common::collect(stream).await?;
 //! assert_eq!(batches[0].num_rows(), 1);
 //! # Ok::<_, datafusion::error::DataFusionError>(())
@@ -51,8 +51,8 @@ use datafusion::common::metadata::ScalarAndMetadata;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, ResolvedTableReference};
 use datafusion::error::Result;
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 use datafusion::optimizer::Optimizer;
 use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
@@ -180,6 +180,13 @@ impl CachedPlan {
     /// Whether the plan can be kept (its tables can be checked).
     pub fn cacheable(&self) -> bool {
         self.tables.is_some()
+    }
+
+    /// Whether its optimized plan is reused: every function in it is
+    /// immutable (no `now()`), so it does not depend on the query's start
+    /// time.
+    pub fn is_reusable(&self) -> bool {
+        self.reusable
     }
 
     /// Whether every table still resolves to the provider planned with.
@@ -330,16 +337,18 @@ fn placeholder_types(
 }
 
 /// Runs an optimized logical plan: physical planning only, no second pass
-/// of the optimizer.
+/// of the optimizer. `task_ctx` is made from `state` (a caller that runs
+/// many statements in one state can make it once).
 pub async fn execute(
     state: &SessionState,
+    task_ctx: Arc<TaskContext>,
     plan: &LogicalPlan,
 ) -> Result<SendableRecordBatchStream> {
     let physical = state
         .query_planner()
         .create_physical_plan(plan, state)
         .await?;
-    datafusion::physical_plan::execute_stream(physical, state.task_ctx())
+    datafusion::physical_plan::execute_stream(physical, task_ctx)
 }
 
 #[cfg(test)]
@@ -380,7 +389,7 @@ mod tests {
     }
 
     async fn values(state: &SessionState, plan: &LogicalPlan) -> Vec<i64> {
-        let stream = execute(state, plan).await.unwrap();
+        let stream = execute(state, state.task_ctx(), plan).await.unwrap();
         let batches = datafusion::physical_plan::common::collect(stream)
             .await
             .unwrap();

@@ -7,6 +7,7 @@
 //! graceful shutdown and a listener the caller owns.
 
 mod cancel;
+mod coalesce;
 mod compat;
 mod plans;
 pub mod sessions;

@@ -46,7 +46,7 @@ use pgwire::messages::response::TransactionStatus;
 use pgwire::types::format::FormatOptions;
 
 use super::text::timestamps_as_text;
-use super::users::Connection;
+use super::users::{Connection, Snapshot};
 
 /// A prepared statement as datafusion-postgres stores it: the statement's
 /// text and, for statements that have one, the parsed statement and plan.
@@ -80,7 +80,7 @@ pub(crate) async fn parsed(
     conn: &Connection,
     key: &PlanKey,
 ) -> Option<Arc<CachedPlan>> {
-    cache.get(&conn.ctx.state(), key).await
+    cache.get(&conn.state().state, key).await
 }
 
 /// A prepared statement as datafusion-postgres stores it, from a cache
@@ -106,7 +106,7 @@ pub(crate) async fn keep_parsed(
     let Some((text, Some((statement @ Statement::Query(_), plan)))) = parsed else {
         return None;
     };
-    let entry = CachedPlan::new(&conn.ctx.state(), statement.clone(), plan.clone()).await;
+    let entry = CachedPlan::new(&conn.state().state, statement.clone(), plan.clone()).await;
     cache.insert(text_key(conn, text), entry.clone());
     cache.insert(key, entry.clone());
     Some(entry)
@@ -121,7 +121,7 @@ pub(crate) async fn entry_for(
     statement: &Statement,
     plan: &LogicalPlan,
 ) -> Arc<CachedPlan> {
-    let state = conn.ctx.state();
+    let state = conn.state().state;
     let key = text_key(conn, text);
     if let Some(found) = cache.get(&state, &key).await {
         return found;
@@ -164,7 +164,11 @@ pub(crate) async fn run_query<C: ClientInfo + ?Sized>(
     portal: Option<&Portal<DfStatement>>,
     format: &Format,
 ) -> PgWireResult<QueryResponse> {
-    let state = conn.ctx.state();
+    let Snapshot { state, task_ctx } = if entry.is_reusable() {
+        conn.state()
+    } else {
+        Snapshot::of(&conn.ctx)
+    };
     let optimized = entry.optimized(&state).map_err(api)?;
     let bound = match portal {
         Some(portal) => {
@@ -174,7 +178,9 @@ pub(crate) async fn run_query<C: ClientInfo + ?Sized>(
         None => optimized.as_ref().clone(),
     };
     let schema = Arc::new(bound.schema().as_arrow().clone());
-    let rows = plan_cache::execute(&state, &bound).await.map_err(api)?;
+    let rows = plan_cache::execute(&state, task_ctx, &bound)
+        .await
+        .map_err(api)?;
     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
     encode(&schema, rows, format, options)
 }

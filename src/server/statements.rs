@@ -305,6 +305,7 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
                 } else {
                     let changes = plans::may_change_settings(statement);
                     let responses = conn.service.do_query(client, query).await;
+                    conn.forget_state();
                     if changes && responses.is_ok() {
                         conn.settings_changed();
                     }
@@ -320,6 +321,7 @@ impl SimpleQueryHandler for AlmaSimpleQuery {
             // several statements, or one that did not parse here: a
             // `SET` among them may have changed the settings
             let responses = conn.service.do_query(client, query).await;
+            conn.forget_state();
             if responses.is_ok() {
                 conn.settings_changed();
             }

@@ -7,7 +7,9 @@
 //! memory. [`StreamingExtendedHandler`] sends the rows of such a query to
 //! the socket as the batches are produced, with the socket's back-pressure;
 //! everything else (a row limit, statements that are not queries) goes the
-//! default way, where memory is bounded by the row limit.
+//! default way, where memory is bounded by the row limit. Answers to
+//! `Parse`, `Bind` and `Describe` wait for `Sync` or `Flush`
+//! ([`super::coalesce`]).
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -26,10 +28,11 @@ use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::extendedquery::{Bind, Describe, Execute, Parse};
 use plans::DfStatement;
 
 use super::Shared;
+use super::coalesce;
 use super::plans;
 use super::statements::{
     cancel_finished, cancel_for_execute, cancel_from_parse, cancellable, run_materialized,
@@ -150,6 +153,36 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
         self.parser.clone()
     }
 
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        coalesce::on_parse(self, client, message).await
+    }
+
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        coalesce::on_bind(client, message).await
+    }
+
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        coalesce::on_describe(self, client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -182,6 +215,7 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
             return Ok(Response::Query(rows));
         }
         let result = conn.service.do_query(client, portal, max_rows).await;
+        conn.forget_state();
         if let (_, Some((statement, _))) = &portal.statement.statement
             && plans::may_change_settings(statement)
         {

@@ -2,6 +2,8 @@
 //! protocol, parameters, text and binary results, SQLSTATEs, concurrency,
 //! session functions, streaming and shutdown.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::TryStreamExt;
 use tokio_postgres::SimpleQueryMessage;
@@ -410,4 +412,66 @@ async fn portal_row_limits_page_through_results() {
     }
     assert_eq!(seen.len(), 66);
     assert_eq!(seen[0], "CM01");
+}
+
+/// One frontend message: its type byte, then its length and `body`.
+fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
+    out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reads backend messages until one of type `until`; returns their types.
+async fn read_until(stream: &mut tokio::net::TcpStream, until: u8) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut kinds = vec![];
+    loop {
+        let kind = stream.read_u8().await.expect("a message");
+        let len = stream.read_u32().await.expect("its length") as usize;
+        let mut body = vec![0; len - 4];
+        stream.read_exact(&mut body).await.expect("its body");
+        kinds.push(kind);
+        if kind == until {
+            return kinds;
+        }
+    }
+}
+
+/// The answers to Parse, Bind, Describe and Execute wait in the server's
+/// buffer until Sync or Flush, as PostgreSQL's do, rather than costing a
+/// socket write each; Flush sends them, Sync ends with ReadyForQuery.
+#[tokio::test(flavor = "multi_thread")]
+async fn extended_answers_are_flushed_at_sync_and_flush() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut startup = 196_608u32.to_be_bytes().to_vec();
+    startup.extend_from_slice(b"user\0almasql\0database\0almasql\0\0");
+    let mut packet = (startup.len() as u32 + 4).to_be_bytes().to_vec();
+    packet.extend_from_slice(&startup);
+    stream.write_all(&packet).await.unwrap();
+    read_until(&mut stream, b'Z').await;
+
+    let mut batch = message(b'P', b"\0select 41 + 1\0\0\0");
+    batch.extend(message(b'B', b"\0\0\0\0\0\0\0\0"));
+    batch.extend(message(b'D', b"P\0"));
+    batch.extend(message(b'E', b"\0\0\0\0\0"));
+    stream.write_all(&batch).await.unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut byte)).await;
+    assert!(early.is_err(), "the server wrote before Sync or Flush");
+
+    stream.write_all(&message(b'H', b"")).await.unwrap();
+    assert_eq!(read_until(&mut stream, b'C').await, b"12TDC");
+    stream.write_all(&message(b'S', b"")).await.unwrap();
+    assert_eq!(read_until(&mut stream, b'Z').await, b"Z");
+
+    // an error skips to Sync, whose ReadyForQuery carries it out
+    stream
+        .write_all(&message(b'P', b"\0select * from no_such_table\0\0\0"))
+        .await
+        .unwrap();
+    stream.write_all(&message(b'S', b"")).await.unwrap();
+    assert_eq!(read_until(&mut stream, b'Z').await, b"EZ");
 }
