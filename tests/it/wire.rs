@@ -288,6 +288,27 @@ async fn errors_carry_sqlstate_and_leave_the_connection_usable() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn unaliased_columns_have_postgres_names() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    // PostgreSQL 15: `?column?` for a literal, the function's name for a call
+    let sql = "select 1, count(*) from ops.antennas";
+    let prepared = client.prepare(sql).await.unwrap();
+    let names: Vec<&str> = prepared.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["?column?", "count"]);
+    let rows = client.simple_query(sql).await.unwrap();
+    let row = rows
+        .iter()
+        .find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        })
+        .expect("a row");
+    let names: Vec<&str> = row.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["?column?", "count"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn session_functions_and_set_show() {
     let server = TestServer::start();
     let client = server.connect().await;

@@ -72,7 +72,7 @@ pub const START: &str = "2026-01-01T00:00:00Z";
 /// Days of monitor data, logs and executions per unit of scale.
 pub const DAYS_PER_SCALE: u32 = 4;
 /// Version of the generator; bumped whenever its output changes.
-pub const GENERATOR_VERSION: u32 = 3;
+pub const GENERATOR_VERSION: u32 = 4;
 /// Name of the manifest file written last into the dataset directory.
 pub const MANIFEST: &str = "manifest.json";
 

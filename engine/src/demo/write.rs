@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::error::{EngineError, Result};
@@ -29,13 +29,11 @@ pub fn atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| EngineError::io(path, e))
 }
 
-/// Writes one record batch as a Parquet file (zstd, statistics, fixed
+/// Writes one record batch as a Parquet file (LZ4_RAW, statistics, fixed
 /// `created_by` so the bytes do not depend on the library version).
 pub fn parquet(path: &Path, batch: &RecordBatch) -> Result<()> {
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
-        ))
+        .set_compression(Compression::LZ4_RAW)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_created_by("almasql demo generator".to_string())

@@ -180,7 +180,37 @@ fn name_outputs(query: &mut Query) -> bool {
             changed = true;
         }
     }
+    // a lone literal is `?column?` in PostgreSQL (`select 1`), not `Int64(1)`
+    let literals = select
+        .projection
+        .iter()
+        .filter(|item| matches!(item, SelectItem::UnnamedExpr(e) if is_literal(e)))
+        .count();
+    let taken = names.iter().flatten().any(|n| n == "?column?");
+    if literals == 1 && !taken {
+        for item in select.projection.iter_mut() {
+            if let SelectItem::UnnamedExpr(e) = item
+                && is_literal(e)
+            {
+                *item = SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: Ident::with_quote('"', "?column?"),
+                };
+                changed = true;
+            }
+        }
+    }
     changed
+}
+
+/// Whether `expr` is a constant PostgreSQL names `?column?`: a literal
+/// other than a placeholder, or a negated one.
+fn is_literal(expr: &Expr) -> bool {
+    match expr {
+        Expr::Value(v) => !matches!(v.value, Value::Placeholder(_)),
+        Expr::UnaryOp { expr, .. } | Expr::Nested(expr) => is_literal(expr),
+        _ => false,
+    }
 }
 
 /// Gives repeated literals of the outermost select list distinct names
@@ -739,7 +769,7 @@ mod tests {
         );
         assert!(!out.contains("ESCAPE"), "{out}");
         assert_eq!(
-            rewrite_sql("SELECT 1 WHERE 'a' LIKE 'a' ESCAPE '\\'", &[]),
+            rewrite_sql("SELECT 1 AS x WHERE 'a' LIKE 'a' ESCAPE '\\'", &[]),
             None
         );
     }
@@ -801,6 +831,16 @@ mod tests {
         assert_eq!(rewrite_sql("select count(a), count(b) from t", &[]), None);
         assert_eq!(rewrite_sql("select count(*) as n from t", &[]), None);
         assert_eq!(rewrite_sql("select *, count(*) over () from t", &[]), None);
+        // a lone literal is `?column?`, as in PostgreSQL
+        let out = rewrite_sql("select 1", &[]).unwrap();
+        assert_eq!(out, r#"SELECT 1 AS "?column?""#);
+        let out = rewrite_sql("select -2.5, count(*) from t", &[]).unwrap();
+        assert!(
+            out.contains(r#"-2.5 AS "?column?", count(*) AS "count""#),
+            "{out}"
+        );
+        // two literals: both keep DataFusion's distinct names
+        assert_eq!(rewrite_sql("select 1, 'a'", &[]), None);
     }
 
     #[test]
