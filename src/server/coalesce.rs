@@ -19,7 +19,9 @@ use datafusion_postgres::pgwire;
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, send_describe_response};
-use pgwire::api::results::{DescribePortalResponse, DescribeResponse, DescribeStatementResponse};
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeResponse, DescribeStatementResponse, FieldInfo,
+};
 use pgwire::api::stmt::StoredStatement;
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME};
@@ -126,6 +128,27 @@ where
             None => Err(PgWireError::PortalNotFound(name.to_owned())),
         },
         other => Err(PgWireError::InvalidTargetType(other)),
+    }
+}
+
+/// Buffers the answer to a `Describe` of `target_type` whose rows have
+/// `fields` (a statement's has no parameters).
+pub(crate) async fn send_described<C>(
+    client: &mut C,
+    target_type: u8,
+    fields: Vec<FieldInfo>,
+) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    if target_type == TARGET_TYPE_BYTE_STATEMENT {
+        let described = DescribeStatementResponse::new(vec![], fields);
+        send_describe_response(&mut Buffered(client), &described).await
+    } else {
+        let described = DescribePortalResponse::new(fields);
+        send_describe_response(&mut Buffered(client), &described).await
     }
 }
 

@@ -9,6 +9,7 @@
 mod cancel;
 mod coalesce;
 mod compat;
+mod cursors;
 mod plans;
 pub mod sessions;
 pub mod sqlstate;

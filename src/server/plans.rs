@@ -23,12 +23,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use almasql_engine::pg_compat::datetime::TimeType;
+use almasql_engine::pg_compat::text_out::Zone;
+use almasql_engine::pg_compat::{self, datetime};
 use almasql_engine::plan_cache::{self, CachedPlan, PlanCache, PlanKey};
+use bytes::Bytes;
+use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion_postgres::arrow_pg::datatypes::df::deserialize_parameters_with_server_types;
@@ -41,11 +47,11 @@ use futures::{StreamExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::results::QueryResponse;
 use pgwire::api::{ClientInfo, Type};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::response::TransactionStatus;
 use pgwire::types::format::FormatOptions;
 
-use super::text::timestamps_as_text;
+use super::text::pg_text_columns;
 use super::users::{Connection, Snapshot};
 
 /// A prepared statement as datafusion-postgres stores it: the statement's
@@ -172,7 +178,7 @@ pub(crate) async fn run_query<C: ClientInfo + ?Sized>(
     let optimized = entry.optimized(&state).map_err(api)?;
     let bound = match portal {
         Some(portal) => {
-            let params = parameters(portal, &entry.plan)?;
+            let params = parameters(portal, &entry.plan, &state)?;
             plan_cache::bind(&optimized, &params, &state).map_err(api)?
         }
         None => optimized.as_ref().clone(),
@@ -182,15 +188,26 @@ pub(crate) async fn run_query<C: ClientInfo + ?Sized>(
         .await
         .map_err(api)?;
     let options = Arc::new(FormatOptions::from_client_metadata(client.metadata()));
-    encode(&schema, rows, format, options)
+    encode(&schema, rows, format, options, session_zone(client))
+}
+
+/// The session's `TimeZone`, in which text results show `timestamptz`
+/// values; `None` while it is UTC (as the columns are).
+pub(crate) fn session_zone<C: ClientInfo + ?Sized>(client: &C) -> Option<Zone> {
+    let name = client.metadata().get("timezone")?;
+    match Zone::named(name)? {
+        Zone::Fixed(0) => None,
+        zone => Some(zone),
+    }
 }
 
 /// The result rows of a query, encoded batch by batch as they come.
-fn encode(
+pub(crate) fn encode(
     schema: &datafusion::arrow::datatypes::Schema,
     rows: SendableRecordBatchStream,
     format: &Format,
     options: Arc<FormatOptions>,
+    session_zone: Option<Zone>,
 ) -> PgWireResult<QueryResponse> {
     let date_style = options.date_style.clone();
     let fields = Arc::new(arrow_schema_to_pg_fields(schema, format, Some(options))?);
@@ -199,7 +216,8 @@ fn encode(
     let rows = rows
         .map(move |batch| {
             let batch = batch.and_then(|b| {
-                timestamps_as_text(b, &format, &date_style).map_err(DataFusionError::from)
+                pg_text_columns(b, &format, &date_style, session_zone.as_ref())
+                    .map_err(DataFusionError::from)
             });
             let rows: Box<dyn Iterator<Item = PgWireResult<_>> + Send + Sync> = match batch {
                 Ok(batch) => encode_recordbatch(batch_fields.clone(), batch),
@@ -212,14 +230,73 @@ fn encode(
 }
 
 /// The portal's parameter values, decoded for the types `plan` gives its
-/// placeholders (as datafusion-postgres's `do_query` does).
-fn parameters(portal: &Portal<DfStatement>, plan: &LogicalPlan) -> PgWireResult<ParamValues> {
+/// placeholders (as datafusion-postgres's `do_query` does), text dates and
+/// times read as PostgreSQL reads them in the session's time zone.
+fn parameters(
+    portal: &Portal<DfStatement>,
+    plan: &LogicalPlan,
+    state: &SessionState,
+) -> PgWireResult<ParamValues> {
     let types = inferred_parameter_types(plan).map_err(api)?;
     let wire = parameter_wire_types(plan, &types)?;
+    let times = text_times(portal, &wire, state)?;
+    let portal = times.as_ref().unwrap_or(portal);
     let wire: Vec<Option<&Type>> = wire.iter().map(Some).collect();
     let inferred: Vec<Option<DataType>> = ordered(&types).into_iter().map(|(_, t)| t).collect();
     let inferred: Vec<Option<&DataType>> = inferred.iter().map(Option::as_ref).collect();
     deserialize_parameters_with_server_types(portal, &inferred, &wire)
+}
+
+/// A copy of `portal` whose text parameters of type `timestamptz`,
+/// `timestamp` or `date` are read by [`datetime::parse`] (`T00:00`, zone
+/// names, `today`, the session's zone for a time without one) and written
+/// in the form pgwire's decoders read; `None` if there are none. Refusals
+/// carry PostgreSQL's SQLSTATE (22007, 22008, ...).
+fn text_times(
+    portal: &Portal<DfStatement>,
+    wire: &[Type],
+    state: &SessionState,
+) -> PgWireResult<Option<Portal<DfStatement>>> {
+    let mut changed: Option<Vec<Option<Bytes>>> = None;
+    for (i, value) in portal.parameters.iter().enumerate() {
+        let declared = portal.statement.parameter_types.get(i).cloned().flatten();
+        // the declared type wins, as in arrow-pg's decoder
+        let ty = match declared.as_ref().or(wire.get(i)) {
+            Some(&Type::TIMESTAMPTZ) => TimeType::Timestamptz,
+            Some(&Type::TIMESTAMP) => TimeType::Timestamp,
+            Some(&Type::DATE) => TimeType::Date,
+            _ => continue,
+        };
+        let Some(bytes) = value
+            .as_ref()
+            .filter(|_| portal.parameter_format.is_text(i))
+        else {
+            continue;
+        };
+        let zone = pg_compat::time_zone(state.config_options());
+        let zone: Tz = zone
+            .parse()
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        let text = String::from_utf8_lossy(bytes);
+        let read = datetime::parse(&text, ty, &zone, chrono::Utc::now()).map_err(|e| {
+            PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".to_string(),
+                e.sqlstate().to_string(),
+                e.to_string(),
+            )))
+        })?;
+        changed.get_or_insert_with(|| portal.parameters.clone())[i] =
+            Some(Bytes::from(read.canonical_text()));
+    }
+    Ok(changed.map(|parameters| {
+        let mut copy = Portal::default();
+        copy.name = portal.name.clone();
+        copy.statement = portal.statement.clone();
+        copy.parameter_format = portal.parameter_format.clone();
+        copy.parameters = parameters;
+        copy.result_column_format = portal.result_column_format.clone();
+        copy
+    }))
 }
 
 /// Copied from datafusion-postgres 0.19 (`planner::get_inferred_parameter_types`,

@@ -29,10 +29,12 @@ use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionS
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{Bind, Describe, Execute, Parse};
+use pgwire::messages::response::TransactionStatus;
 use plans::DfStatement;
 
 use super::Shared;
 use super::coalesce;
+use super::cursors;
 use super::plans;
 use super::statements::{
     cancel_finished, cancel_for_execute, cancel_from_parse, cancellable, run_materialized,
@@ -111,6 +113,10 @@ impl QueryParser for AlmaParser {
         stmt: &Self::Statement,
         column_format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
+        if cursors::is_cursor_statement(stmt) {
+            // no rows of its own; a FETCH is described by its cursor
+            return Ok(vec![]);
+        }
         self.shared
             .users
             .parser()
@@ -180,6 +186,9 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if let Some(fields) = cursors::described_fields(client, &message) {
+            return coalesce::send_described(client, message.target_type, fields?).await;
+        }
         coalesce::on_describe(self, client, message).await
     }
 
@@ -204,6 +213,21 @@ impl ExtendedQueryHandler for StreamingExtendedHandler {
                 ));
             }
             return run_materialized(&self.materialized, parsed).await;
+        }
+        if let (
+            _,
+            Some((
+                Statement::Fetch {
+                    name, direction, ..
+                },
+                _,
+            )),
+        ) = &portal.statement.statement
+            && client.transaction_status() != TransactionStatus::Error
+        {
+            // rows in the format this portal asks for
+            let format = Some(&portal.result_column_format);
+            return cursors::fetch(client, &name.value, direction, format).await;
         }
         let conn = self.shared.users.connection(client)?;
         if let (text, Some((statement, plan))) = &portal.statement.statement

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::compat::CompatHook;
+use super::cursors::CursorHook;
 use almasql_engine::access::{AccessPolicy, restricted_context};
 use almasql_engine::auth::ScramVerifier;
 use almasql_engine::config::{UserConfig, UserRole};
@@ -23,7 +24,6 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
-use datafusion_postgres::hooks::cursor::CursorStatementHook;
 use datafusion_postgres::hooks::set_show::SetShowHook;
 use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
@@ -249,7 +249,7 @@ fn service(ctx: Arc<SessionContext>, access: Arc<AccessHook>) -> DfSessionServic
         vec![
             access,
             Arc::new(CompatHook),
-            Arc::new(CursorStatementHook),
+            Arc::new(CursorHook),
             Arc::new(SetShowHook),
             Arc::new(TransactionStatementHook),
         ],

@@ -451,6 +451,32 @@ def c_pandas_view():
     expect(len(df2) > 0 and set(df2["band"]) == {6}, f"pressure_by_band_lst band=6: {len(df2)} rows, bands {set(df2['band'])}")
 
 
+def c_text_time_parameters():
+    # psycopg sends a str parameter as text of no type; the server reads it as
+    # PostgreSQL does: `T` or a blank, no seconds, Z, offsets, zone names
+    sql = ("select count(*) from monitor.samples where date = '2026-01-02' "
+           "and monitor_point = 'TOTAL_POWER' and time < %s")
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(sql, (dt.datetime(2026, 1, 2, 6, 30, tzinfo=UTC),))
+        want = cur.fetchone()[0]
+        expect(want > 0, "no rows before 06:30")
+        for form in ["2026-01-02T06:30", "2026-01-02 06:30", "2026-01-02T06:30:00Z",
+                     "2026-01-02 06:30:00.000+00", "2026-01-02 03:30-03", "2026-01-02 03:30 America/Santiago",
+                     " 2026-01-02 6:30:00 UTC "]:
+            cur.execute(sql, (form,))
+            got = cur.fetchone()[0]
+            expect(got == want, f"time < {form!r}: {got} rows, want {want}")
+        cur.execute("select %s::date = current_date, %s::timestamptz = %s",
+                    ("today", "epoch", dt.datetime(1970, 1, 1, tzinfo=UTC)))
+        expect(cur.fetchone() == (True, True), "'today'::date and 'epoch'::timestamptz")
+        for bad, code in [("not a time", "22007"), ("2026-13-01", "22008")]:
+            try:
+                cur.execute(sql, (bad,))
+                raise CheckFailed(f"time < {bad!r} did not fail")
+            except psycopg.Error as e:
+                expect(e.sqlstate == code, f"time < {bad!r}: SQLSTATE {e.sqlstate}, want {code}: {e}")
+
+
 def c_pandas_psycopg_conn():
     import warnings
     import pandas as pd
@@ -471,6 +497,7 @@ checks = [
     ("psycopg: expressions over typed parameters, binary format", c_param_expressions(True)),
     ("psycopg: parameters in a WHERE on monitor.samples, text format", c_param_filter(False)),
     ("psycopg: parameters in a WHERE on monitor.samples, binary format", c_param_filter(True)),
+    ("psycopg: text time parameters as PostgreSQL reads them (T, no seconds, zones, today)", c_text_time_parameters),
     ("psycopg: a prepared statement reused (prepare_threshold=0)", c_prepared_reuse),
     ("psycopg: NULL parameter with a cast", c_executemany_returning_none),
     ("psycopg: cursor.stream() of 100k rows", c_stream),

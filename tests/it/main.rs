@@ -8,6 +8,7 @@ mod connectors;
 mod dashboards;
 mod examples;
 mod materialized;
+mod pg_text;
 mod plans;
 mod postgres;
 mod psql;

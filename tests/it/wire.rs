@@ -496,3 +496,137 @@ async fn extended_answers_are_flushed_at_sync_and_flush() {
     stream.write_all(&message(b'S', b"")).await.unwrap();
     assert_eq!(read_until(&mut stream, b'Z').await, b"EZ");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn declared_cursors_fetch_forward_over_both_protocols() {
+    let server = TestServer::start();
+    let mut client = server.connect().await;
+    let query = "select antenna from ops.antennas where antenna like $1 order by antenna";
+    let all: Vec<String> = client
+        .query(query, &[&"DA%"])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(all.len() > 10, "{all:?}");
+
+    // extended protocol: DECLARE with a parameter, FETCH described by the cursor
+    let tx = client.transaction().await.unwrap();
+    let declared = tx
+        .execute(
+            &format!("declare c no scroll cursor for {query}"),
+            &[&"DA%"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(declared, 0);
+    let first: Vec<String> = tx
+        .query("fetch forward 5 from c", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let next: Vec<String> = tx
+        .query("fetch next from c", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // simple protocol: the rest, then nothing
+    let rest = simple_rows(tx.simple_query("fetch all in c").await.unwrap());
+    let after = simple_rows(tx.simple_query("fetch 10 from c").await.unwrap());
+    let mut seen = first.clone();
+    seen.extend(next.clone());
+    seen.extend(rest.iter().map(|r| r[0].clone().unwrap()));
+    assert_eq!((first.len(), next.len()), (5, 1));
+    assert_eq!(seen, all);
+    assert!(after.is_empty(), "{after:?}");
+    tx.simple_query("close c").await.unwrap();
+    let err = tx.query("fetch 1 from c", &[]).await.unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::INVALID_CURSOR_NAME), "{err}");
+    tx.rollback().await.unwrap();
+
+    // a cursor ends with its transaction unless it is WITH HOLD
+    let tx = client.transaction().await.unwrap();
+    tx.simple_query("declare gone cursor for select 1 as one; declare kept cursor with hold for select 2 as two")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    expect_code(
+        &client,
+        "fetch 1 from gone",
+        &SqlState::INVALID_CURSOR_NAME,
+        true,
+    )
+    .await;
+    let kept = client.query("fetch all from kept", &[]).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].columns()[0].name(), "two");
+    assert_eq!(kept[0].get::<_, i64>(0), 2);
+
+    // what almasql cursors do not do fails with PostgreSQL's SQLSTATEs
+    expect_code(
+        &client,
+        "fetch backward 1 from kept",
+        &SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        true,
+    )
+    .await;
+    expect_code(
+        &client,
+        "declare kept cursor with hold for select 3",
+        &SqlState::DUPLICATE_CURSOR,
+        true,
+    )
+    .await;
+    expect_code(
+        &client,
+        "declare s scroll cursor with hold for select 1",
+        &SqlState::FEATURE_NOT_SUPPORTED,
+        false,
+    )
+    .await;
+    client.simple_query("close kept").await.unwrap();
+    expect_code(&client, "close kept", &SqlState::INVALID_CURSOR_NAME, true).await;
+    expect_code(
+        &client,
+        "fetch 1 from missing",
+        &SqlState::INVALID_CURSOR_NAME,
+        false,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cursor_over_a_large_result_holds_little_memory() {
+    let server = TestServer::start();
+    let mut client = server.connect().await;
+    client
+        .query("select * from monitor.samples limit 10", &[])
+        .await
+        .unwrap();
+    let before = peak_rss_kib(server.pid());
+    let tx = client.transaction().await.unwrap();
+    tx.simple_query("declare big cursor for select * from monitor.samples")
+        .await
+        .unwrap();
+    let mut rows = 0i64;
+    loop {
+        let page = tx.query("fetch forward 20000 from big", &[]).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 20000);
+        rows += page.len() as i64;
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(rows, 66 * ROWS_PER_ANTENNA + WEATHER_ROWS);
+    let growth_mib = peak_rss_kib(server.pid()).saturating_sub(before) / 1024;
+    assert!(
+        growth_mib < 150,
+        "server peak memory grew by {growth_mib} MiB while fetching from a cursor"
+    );
+}

@@ -3,12 +3,14 @@
 //! the SQL rewrites of [`rewrite`].
 
 mod catalog_functions;
+pub mod datetime;
 mod format;
 mod json_build_object;
 mod like_escape;
 mod pg_proc;
 pub mod rewrite;
 mod settings;
+pub mod text_out;
 mod type_names;
 
 pub use catalog_functions::{ConstantCatalogFunc, ToRegtypeFunc, builtin_type_oid};
