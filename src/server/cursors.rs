@@ -321,6 +321,27 @@ fn ends_transaction(statement: &Statement) -> bool {
     )
 }
 
+/// `FETCH` and `CLOSE`, and the end of a transaction closing its cursors,
+/// alike on both protocols (an extended `FETCH` is run by the server's
+/// handler, in the format its portal asks for; this answers text).
+async fn fetch_close_or_end(
+    statement: &Statement,
+    client: &mut dyn HookClient,
+) -> Option<PgWireResult<Response>> {
+    match statement {
+        Statement::Fetch {
+            name, direction, ..
+        } => Some(fetch(client, &name.value, direction, None).await),
+        Statement::Close { cursor } => Some(close(client, cursor)),
+        other => {
+            if ends_transaction(other) {
+                end_transaction(client);
+            }
+            None
+        }
+    }
+}
+
 #[async_trait]
 impl QueryHook for CursorHook {
     async fn handle_simple_query(
@@ -334,16 +355,7 @@ impl QueryHook for CursorHook {
                 Ok(plan) => declare(stmts, plan, ctx, client).await,
                 Err(e) => Err(e),
             },
-            Statement::Fetch {
-                name, direction, ..
-            } => fetch(client, &name.value, direction, None).await,
-            Statement::Close { cursor } => close(client, cursor),
-            other => {
-                if ends_transaction(other) {
-                    end_transaction(client);
-                }
-                return None;
-            }
+            other => return fetch_close_or_end(other, client).await,
         })
     }
 
@@ -374,16 +386,7 @@ impl QueryHook for CursorHook {
                 Ok(plan) => declare(stmts, plan, ctx, client).await,
                 Err(e) => Err(api(e)),
             },
-            Statement::Fetch {
-                name, direction, ..
-            } => fetch(client, &name.value, direction, None).await,
-            Statement::Close { cursor } => close(client, cursor),
-            other => {
-                if ends_transaction(other) {
-                    end_transaction(client);
-                }
-                return None;
-            }
+            other => return fetch_close_or_end(other, client).await,
         })
     }
 }

@@ -5,7 +5,7 @@
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::common::TestServer;
-use crate::postgres::{PG_PASSWORD, PG_USER, Postgres};
+use crate::postgres::Postgres;
 
 /// Expressions both servers accept, one value each. Casts to text are not
 /// here: almasql's follow Arrow (`2026-01-02T03:04:05Z`), see issue #24.
@@ -46,20 +46,6 @@ const VALUES: &[&str] = &[
     "cast(12345678901234 as bigint)",
 ];
 
-async fn pg_client(pg: &Postgres) -> tokio_postgres::Client {
-    let conn = format!(
-        "host=127.0.0.1 port={} user={PG_USER} password={PG_PASSWORD} dbname=postgres",
-        pg.port
-    );
-    let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
 /// The text of the one value `select {expr}` answers over the simple protocol.
 async fn text_of(client: &tokio_postgres::Client, expr: &str) -> String {
     let messages = client
@@ -96,7 +82,7 @@ async fn differences(
 async fn text_results_are_printed_as_postgres_prints_them() {
     let pg = Postgres::start();
     let server = TestServer::start();
-    let pg = pg_client(&pg).await;
+    let pg = pg.client().await;
     let alma = server.connect().await;
     pg.simple_query("set timezone = 'UTC'").await.unwrap();
     let diff = differences(&pg, &alma, VALUES).await;

@@ -134,6 +134,21 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// A tokio-postgres client of the superuser.
+    pub(crate) async fn client(&self) -> tokio_postgres::Client {
+        let conn = format!(
+            "host=127.0.0.1 port={} user={PG_USER} password={PG_PASSWORD} dbname=postgres",
+            self.port
+        );
+        let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    }
+
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }

@@ -82,20 +82,6 @@ fn rows(result: &[tokio_postgres::Row]) -> Vec<Row> {
     out
 }
 
-async fn pg_client(pg: &Postgres) -> tokio_postgres::Client {
-    let conn = format!(
-        "host=127.0.0.1 port={} user={PG_USER} password={PG_PASSWORD} dbname=postgres",
-        pg.port
-    );
-    let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
 const SAMPLE_COLUMNS: &str = "time, antenna, device, monitor_point, polarization, baseband, value";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -144,7 +130,7 @@ async fn tmcdb_blocks_decode_to_the_archive_samples() {
             .push((baseband.clone().unwrap_or_default(), f64::from_bits(*bits)));
     }
     let pg = Postgres::start();
-    let db = pg_client(&pg).await;
+    let db = pg.client().await;
     db.batch_execute(SCHEMA_SQL).await.unwrap();
     db.batch_execute(CONFIGURATION).await.unwrap();
     for (id, (_, _, _, point, dtype, unit)) in POINTS.iter().map(|p| (p.0, *p)) {

@@ -5,7 +5,8 @@
 //! (`1e20`, `inf`, `2026-01-02T03:04:05Z`, `1 hours 30 mins`, `[1, 2]`),
 //! which breaks scripts and BI tools that parse what psql or a CSV export
 //! shows. [`text_column`] gives a column's PostgreSQL text; the server uses
-//! it for text-format results and [`super::PgTextFunc`] for casts to text.
+//! it for text-format results (casts to text inside SQL still print
+//! Arrow's).
 //!
 //! ```
 //! use almasql_engine::pg_compat::text_out::write_f64;
@@ -22,7 +23,7 @@ use std::fmt::{Display, LowerExp, Write};
 use std::sync::Arc;
 
 use datafusion::arrow::array::timezone::Tz;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{
     DataType, Float32Type, Float64Type, IntervalDayTimeType, IntervalMonthDayNanoType,
     IntervalUnit, IntervalYearMonthType, Time32MillisecondType, Time32SecondType,
@@ -32,62 +33,24 @@ use datafusion::arrow::datatypes::{
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Whether [`text_column`] prints values of `data_type` differently from
-/// Arrow's cast to text.
-pub fn has_own_text(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Float32
-            | DataType::Float64
-            | DataType::Timestamp(..)
-            | DataType::Time32(_)
-            | DataType::Time64(_)
-            | DataType::Interval(_)
-            | DataType::Binary
-            | DataType::LargeBinary
-            | DataType::BinaryView
-    )
-}
-
 /// The PostgreSQL text of each value of `array`, a timestamp with a zone
 /// shown in `session_zone` (PostgreSQL shows every `timestamptz` in the
 /// session's `TimeZone`; `None`: in the column's own zone); `None` for a
-/// type [`has_own_text`] does not name, a zone it cannot read or a value
-/// outside what PostgreSQL prints (a year past 9999).
+/// type other than float, timestamp, time, interval and binary, a zone it
+/// cannot read or a value outside what PostgreSQL prints (a year past
+/// 9999).
 pub fn text_column(array: &dyn Array, session_zone: Option<&Zone>) -> Option<ArrayRef> {
-    let n = array.len();
-    let mut out = StringBuilder::with_capacity(n, n * 16);
-    let mut text = String::with_capacity(32);
-    let mut each = |value: Option<&dyn Fn(&mut String) -> Option<()>>| -> Option<()> {
-        match value {
-            None => out.append_null(),
-            Some(write) => {
-                text.clear();
-                write(&mut text)?;
-                out.append_value(&text);
-            }
-        }
-        Some(())
-    };
-    macro_rules! primitive {
-        ($ty:ty, $write:expr) => {{
-            let values: &PrimitiveArray<$ty> = array.as_primitive::<$ty>();
-            for i in 0..n {
-                if values.is_null(i) {
-                    each(None)?;
-                } else {
-                    let v = values.value(i);
-                    each(Some(&|s: &mut String| ($write)(s, v)))?;
-                }
-            }
-        }};
+    fn p<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
+        array: &dyn Array,
+    ) -> impl ExactSizeIterator<Item = Option<T::Native>> + '_ {
+        array.as_primitive::<T>().iter()
     }
     match array.data_type() {
-        DataType::Float32 => primitive!(Float32Type, |s: &mut String, v| {
+        DataType::Float32 => strings(p::<Float32Type>(array), |s, v| {
             write_float(s, v, 6);
             Some(())
         }),
-        DataType::Float64 => primitive!(Float64Type, |s: &mut String, v| {
+        DataType::Float64 => strings(p::<Float64Type>(array), |s, v| {
             write_float(s, v, 15);
             Some(())
         }),
@@ -97,79 +60,84 @@ pub fn text_column(array: &dyn Array, session_zone: Option<&Zone>) -> Option<Arr
                 (Some(_), Some(session)) => session.clone(),
                 (Some(own), None) => Zone::named(own)?,
             };
-            macro_rules! ts {
-                ($ty:ty, $micros:expr) => {
-                    primitive!($ty, |s: &mut String, v: i64| {
-                        let micros: Option<i64> = ($micros)(v);
-                        write_timestamp(s, micros?, &zone)
-                    })
-                };
-            }
+            let ts = |s: &mut String, micros: Option<i64>| write_timestamp(s, micros?, &zone);
             match unit {
-                TimeUnit::Second => ts!(TimestampSecondType, |v: i64| v.checked_mul(1_000_000)),
-                TimeUnit::Millisecond => {
-                    ts!(TimestampMillisecondType, |v: i64| v.checked_mul(1_000))
+                TimeUnit::Second => strings(p::<TimestampSecondType>(array), |s, v| {
+                    ts(s, v.checked_mul(1_000_000))
+                }),
+                TimeUnit::Millisecond => strings(p::<TimestampMillisecondType>(array), |s, v| {
+                    ts(s, v.checked_mul(1_000))
+                }),
+                TimeUnit::Microsecond => {
+                    strings(p::<TimestampMicrosecondType>(array), |s, v| ts(s, Some(v)))
                 }
-                TimeUnit::Microsecond => ts!(TimestampMicrosecondType, Some),
-                TimeUnit::Nanosecond => {
-                    ts!(TimestampNanosecondType, |v: i64| Some(v.div_euclid(1_000)))
-                }
+                TimeUnit::Nanosecond => strings(p::<TimestampNanosecondType>(array), |s, v| {
+                    ts(s, Some(v.div_euclid(1_000)))
+                }),
             }
         }
-        DataType::Time32(TimeUnit::Second) => {
-            primitive!(Time32SecondType, |s: &mut String, v: i32| {
-                write_time(s, i64::from(v) * 1_000_000)
-            })
-        }
-        DataType::Time32(_) => primitive!(Time32MillisecondType, |s: &mut String, v: i32| {
+        DataType::Time32(TimeUnit::Second) => strings(p::<Time32SecondType>(array), |s, v| {
+            write_time(s, i64::from(v) * 1_000_000)
+        }),
+        DataType::Time32(_) => strings(p::<Time32MillisecondType>(array), |s, v| {
             write_time(s, i64::from(v) * 1_000)
         }),
         DataType::Time64(TimeUnit::Microsecond) => {
-            primitive!(Time64MicrosecondType, write_time)
+            strings(p::<Time64MicrosecondType>(array), write_time)
         }
-        DataType::Time64(_) => primitive!(Time64NanosecondType, |s: &mut String, v: i64| {
+        DataType::Time64(_) => strings(p::<Time64NanosecondType>(array), |s, v| {
             write_time(s, v / 1_000)
         }),
         DataType::Interval(IntervalUnit::MonthDayNano) => {
-            primitive!(IntervalMonthDayNanoType, |s: &mut String, v| {
+            strings(p::<IntervalMonthDayNanoType>(array), |s, v| {
                 let (months, days, nanos) = IntervalMonthDayNanoType::to_parts(v);
                 write_interval(s, months, days, nanos / 1_000);
                 Some(())
             })
         }
         DataType::Interval(IntervalUnit::DayTime) => {
-            primitive!(IntervalDayTimeType, |s: &mut String, v| {
+            strings(p::<IntervalDayTimeType>(array), |s, v| {
                 let (days, millis) = IntervalDayTimeType::to_parts(v);
                 write_interval(s, 0, days, i64::from(millis) * 1_000);
                 Some(())
             })
         }
         DataType::Interval(IntervalUnit::YearMonth) => {
-            primitive!(IntervalYearMonthType, |s: &mut String, v| {
+            strings(p::<IntervalYearMonthType>(array), |s, v| {
                 write_interval(s, v, 0, 0);
                 Some(())
             })
         }
-        DataType::Binary => bytes(array.as_binary::<i32>().iter(), &mut each)?,
-        DataType::LargeBinary => bytes(array.as_binary::<i64>().iter(), &mut each)?,
-        DataType::BinaryView => bytes(array.as_binary_view().iter(), &mut each)?,
-        _ => return None,
+        DataType::Binary => strings(array.as_binary::<i32>().iter(), bytea),
+        DataType::LargeBinary => strings(array.as_binary::<i64>().iter(), bytea),
+        DataType::BinaryView => strings(array.as_binary_view().iter(), bytea),
+        _ => None,
+    }
+}
+
+/// A string column of `values` written by `write`; `None` if it gives up
+/// on one.
+fn strings<V>(
+    values: impl ExactSizeIterator<Item = Option<V>>,
+    write: impl Fn(&mut String, V) -> Option<()>,
+) -> Option<ArrayRef> {
+    let mut out = StringBuilder::with_capacity(values.len(), values.len() * 16);
+    let mut text = String::with_capacity(32);
+    for v in values {
+        match v {
+            None => out.append_null(),
+            Some(v) => {
+                text.clear();
+                write(&mut text, v)?;
+                out.append_value(&text);
+            }
+        }
     }
     Some(Arc::new(out.finish()))
 }
 
-type Each<'a> = dyn FnMut(Option<&dyn Fn(&mut String) -> Option<()>>) -> Option<()> + 'a;
-
-fn bytes<'b>(values: impl Iterator<Item = Option<&'b [u8]>>, each: &mut Each) -> Option<()> {
-    for v in values {
-        match v {
-            None => each(None)?,
-            Some(b) => each(Some(&|s: &mut String| {
-                write_bytea(s, b);
-                Some(())
-            }))?,
-        }
-    }
+fn bytea(out: &mut String, bytes: &[u8]) -> Option<()> {
+    write_bytea(out, bytes);
     Some(())
 }
 
